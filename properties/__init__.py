@@ -1,0 +1,1 @@
+"""The claims of the spec, one module per family; each module exports CLAIMS."""

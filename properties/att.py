@@ -1,0 +1,240 @@
+"""ATT: softmax self-attention as majorization-minimization (spec section ATT)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from verify import assumptions as A
+from verify import strategies as S
+from verify.attention import (
+    attention_energy,
+    attention_energy_scale,
+    attention_kernel,
+    attention_step,
+    attention_weights,
+    key_bias_softmax,
+    pairwise_sq_dists,
+    postnorm_softmax_step,
+    regularized_energy,
+    regularized_step,
+    softmax_step,
+    surrogate,
+    surrogate_decrease,
+    sym,
+    w_norms,
+)
+from verify.case import Case
+from verify.claims import Claim
+from verify.layers import attention_block
+from verify.norm import centre_features, layer_norm, rms_norm
+from verify.numerics import Slack, descent_slack, identity_slack, inequality_slack
+from verify.rho import NEG_EXP, get
+
+SOURCE = "Yang, Huang, Wipf 2022, attention as MM (spec: ATT)"
+
+
+def _t(rows: list[list[float]]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def _circle(radius: float, degrees: list[float]) -> torch.Tensor:
+    return _t([[radius * math.cos(math.radians(t)), radius * math.sin(math.radians(t))] for t in degrees])
+
+
+def _n_terms(Y: torch.Tensor) -> int:
+    return Y.shape[-2] ** 2 * Y.shape[-1]
+
+
+def _logit_scale(Y: torch.Tensor, W: torch.Tensor) -> float:
+    """Largest |logit| (and |q|) of a softmax over Y W Y^T: its relative rounding."""
+    return float((Y @ W @ Y.mT).abs().max() + w_norms(Y, W).abs().max())
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def check_majorize(case: Case) -> Slack:
+    """E_att(Y) <= S(Y; Y0)."""
+    Y0, Y, W, rho = case.tensor("Y0"), case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
+    beta0 = attention_kernel(Y0, W, rho).abs()
+    change = (beta0 * (pairwise_sq_dists(Y, W).abs() + pairwise_sq_dists(Y0, W).abs())).sum() / 2
+    scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y0, W, rho) + change
+    return inequality_slack(
+        attention_energy(Y, W, rho), surrogate(Y, Y0, W, rho),
+        dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y),
+    )
+
+
+def check_surrogate_descent(case: Case) -> Slack:
+    """S(T_a Y; Y) <= S(Y; Y), i.e. the surrogate decrease is >= 0."""
+    Y, W, a, rho = case.tensor("Y"), case.tensor("W"), case.number("a"), get(str(case["rho"]))
+    Y1 = attention_step(Y, W, a, rho)
+    beta = attention_kernel(Y, W, rho).abs()
+    scale = (beta * (pairwise_sq_dists(Y, W).abs() + pairwise_sq_dists(Y1, W).abs())).sum() / 2
+    return inequality_slack(
+        0.0, surrogate_decrease(Y, Y1, W, rho), dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y)
+    )
+
+
+def _energy_descent(case: Case, Y1: torch.Tensor, rho=NEG_EXP) -> Slack:
+    Y, W = case.tensor("Y"), case.tensor("W")
+    scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y1, W, rho)
+    return descent_slack(
+        attention_energy(Y, W, rho), attention_energy(Y1, W, rho),
+        dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y),
+    )
+
+
+def check_descent(case: Case) -> Slack:
+    """E_att(T_a Y) <= E_att(Y)."""
+    rho = get(str(case["rho"]))
+    return _energy_descent(case, attention_step(case.tensor("Y"), case.tensor("W"), case.number("a"), rho), rho)
+
+
+def check_softmax_keybias(case: Case) -> Slack:
+    """D^{-1} B Y == softmax(Y W Y^T - 1 q^T / 2) Y (rho = the case's rho)."""
+    Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
+    scale = float(Y.abs().max()) * (1 + _logit_scale(Y, W))
+    return identity_slack(attention_weights(Y, W, rho) @ Y, key_bias_softmax(Y, W), scale=scale, n_terms=_n_terms(Y))
+
+
+def check_softmax_equal_norms(case: Case) -> Slack:
+    """D^{-1} B Y == softmax(Y W Y^T) Y."""
+    Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
+    scale = float(Y.abs().max()) * (1 + _logit_scale(Y, W))
+    return identity_slack(attention_weights(Y, W, rho) @ Y, softmax_step(Y, W), scale=scale, n_terms=_n_terms(Y))
+
+
+def check_softmax_descent(case: Case) -> Slack:
+    """E_att(softmax(Y W Y^T) Y) <= E_att(Y), rho = -exp(-z)."""
+    return _energy_descent(case, softmax_step(case.tensor("Y"), case.tensor("W")))
+
+
+def check_postnorm_descent(case: Case) -> Slack:
+    """E_att(renormalise(softmax(Y W Y^T) Y)) <= E_att(Y), rho = -exp(-z)."""
+    Y, W = case.tensor("Y"), case.tensor("W")
+    if bool((w_norms(Y, W) <= 0).any() or (w_norms(softmax_step(Y, W), W) <= 0).any()):
+        return Slack.skip("renormalisation undefined: a row has W-norm <= 0")
+    return _energy_descent(case, postnorm_softmax_step(Y, W))
+
+
+def check_layer_equiv(case: Case) -> Slack:
+    """N(Y + softmax(Y Wq Wk^T Y^T) Y Wv Wo) == N(T_a Y), a = c / (1 + c)."""
+    Y, W, c = case.tensor("Y"), case.tensor("W"), case.number("c")
+    norm = layer_norm if case["norm"] == "layer_norm" else rms_norm
+    unfolded = attention_step(Y, W, c / (1 + c))
+    rows = centre_features(unfolded) if norm is layer_norm else unfolded
+    kappa = float((unfolded.abs().amax(-1) / torch.linalg.vector_norm(rows, dim=-1)).max())
+    conditioning = float(torch.linalg.cond(case.tensor("Wq")) * torch.linalg.cond(case.tensor("Wv")))
+    scale = math.sqrt(Y.shape[-1]) * (1 + kappa) * conditioning * (1 + c) * (1 + _logit_scale(Y, W))
+    try:
+        standard = attention_block(Y, case.tensor("Wq"), case.tensor("Wk"), case.tensor("Wv"), case.tensor("Wo"), norm)
+        reference = norm(unfolded)
+    except ValueError:
+        return Slack.skip("norm undefined: a zero (RMS) or constant (LN) row")
+    return identity_slack(standard, reference, scale=scale, n_terms=_n_terms(Y))
+
+
+def check_regularized_descent(case: Case) -> Slack:
+    """E_reg((D + (lam/2) I)^{-1} B Y) <= E_reg(Y)."""
+    Y, W, lam, rho = case.tensor("Y"), case.tensor("W"), case.number("lam"), get(str(case["rho"]))
+    Y1 = regularized_step(Y, W, lam, rho)
+    quad = lambda Z: ((Z.abs() @ sym(W).abs()) * Z.abs()).sum()  # noqa: E731
+    scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y1, W, rho) + lam * (quad(Y) + quad(Y1))
+    return descent_slack(
+        regularized_energy(Y, W, lam, rho), regularized_energy(Y1, W, lam, rho),
+        dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y),
+    )
+
+
+# --- the spec's small counterexamples ---------------------------------------------------------
+
+STEP_TOO_LONG = (
+    Case(Y=_t([[0.0], [0.25]]), W=_t([[0.0625]]), rho="neg_exp", a=2.25),
+    Case(Y=_t([[0.0], [0.5]]), W=_t([[1.0]]), rho="neg_exp", a=3.0),
+)
+INDEFINITE = (Case(Y=_t([[0.0], [1.0]]), W=_t([[-1.0]]), rho="neg_exp", a=1.0),)
+NON_PSD_KERNEL = (Case(Y=_t([[0, 0], [0.72, 1.2], [1.44, 0]]), W=_t([[1, 0], [0, 1]]), rho="min_one", a=2.0),)
+CONVEX_RHO = (Case(Y0=_t([[0.0], [0.0]]), Y=_t([[0.0], [1.0]]), W=_t([[1.0]]), rho="exp"),)
+SOFTMAX_ASYMMETRIC = (Case(Y=_circle(3.0, [241, 301, 230]), W=_t([[1, 0.5], [-0.5, 1]]), rho="neg_exp"),)
+SOFTMAX_UNEQUAL = (
+    Case(Y=_t([[0.0], [0.25], [-3.0]]), W=_t([[1.25]]), rho="neg_exp"),
+    Case(Y=_circle(math.sqrt(2), [16, 81, 4]), W=_t([[2, 0], [0, 8]]), rho="neg_exp"),
+)
+SOFTMAX_NEGATIVE = (Case(Y=_t([[1.0], [-1.0]]), W=_t([[-1.0]]), rho="neg_exp"),)
+
+W_PSD, W_SYM, RHO_CONCAVE, STEP, NORMS = (
+    A.weight_psd(), A.weight_symmetric(), A.rho_concave_nondecreasing(), A.mm_step_range(), A.equal_w_norms()
+)
+MM = (W_PSD, RHO_CONCAVE, STEP)
+MM_PARAMS = {"weight": "psd", "tokens": "free+coincident", "rho": "concave", "step": "kernel"}
+SOFTMAX_PARAMS = {"weight": "psd", "tokens": "equal-norms", "rho": "exp", "step": None}
+
+CLAIMS = (
+    Claim(
+        id="ATT-MAJORIZE", family="ATT",
+        statement="S(Y; Y0) >= E_att(Y) for all Y, equality at Y0",
+        source=SOURCE, assumptions=(A.rho_concave(),),
+        cases=S.majorize_cases, params={"weight": "any", "rho": "concave"},
+        check=check_majorize, examples={"rho concave": CONVEX_RHO},
+    ),
+    Claim(
+        id="ATT-SURROGATE-DESCENT", family="ATT",
+        statement="S(T_a Y; Y) <= S(Y; Y), T_a(Y) = (1 - a) Y + a D^{-1} B Y",
+        source=SOURCE, assumptions=MM, cases=S.attention_cases, params=MM_PARAMS,
+        check=check_surrogate_descent,
+        examples={STEP.name: NON_PSD_KERNEL + STEP_TOO_LONG, W_PSD.name: INDEFINITE},
+    ),
+    Claim(
+        id="ATT-DESCENT", family="ATT",
+        statement="E_att(T_a Y) <= E_att(Y)",
+        source=SOURCE, assumptions=MM, cases=S.attention_cases, params=MM_PARAMS,
+        check=check_descent,
+        examples={STEP.name: STEP_TOO_LONG, W_PSD.name: INDEFINITE},
+    ),
+    Claim(
+        id="ATT-SOFTMAX-KEYBIAS", family="ATT",
+        statement="D^{-1} B Y = softmax(Y W Y^T - 1 q^T / 2) Y (row softmax)",
+        source=SOURCE, assumptions=(A.rho_neg_exp(), W_SYM),
+        cases=S.attention_cases, params={"weight": "symmetric", "tokens": "free", "rho": "exp", "step": None},
+        check=check_softmax_keybias,
+    ),
+    Claim(
+        id="ATT-SOFTMAX-EQUAL-NORMS", family="ATT",
+        statement="D^{-1} B Y = softmax(Y W Y^T) Y",
+        source=SOURCE, assumptions=(A.rho_neg_exp(), W_SYM, NORMS),
+        cases=S.attention_cases, params={**SOFTMAX_PARAMS, "weight": "symmetric"},
+        check=check_softmax_equal_norms,
+    ),
+    Claim(
+        id="ATT-SOFTMAX-DESCENT", family="ATT",
+        statement="E_att(softmax(Y W Y^T) Y) <= E_att(Y)",
+        source=SOURCE, assumptions=(W_SYM, W_PSD, NORMS),
+        cases=S.attention_cases, params=SOFTMAX_PARAMS, check=check_softmax_descent,
+        examples={W_SYM.name: SOFTMAX_ASYMMETRIC, NORMS.name: SOFTMAX_UNEQUAL, W_PSD.name: SOFTMAX_NEGATIVE},
+    ),
+    Claim(
+        id="ATT-POSTNORM-DESCENT", family="ATT",
+        statement="softmax(Y W Y^T) Y, rows renormalised to the common W-norm, lowers E_att",
+        source=SOURCE, assumptions=(W_SYM, W_PSD, NORMS),
+        cases=S.attention_cases, params=SOFTMAX_PARAMS, check=check_postnorm_descent,
+        proof="proved (sketch), checked: on the sphere the kernel is PSD (Schur product) and "
+        "linearising the convex exp leaves a PSD quadratic that the normalised softmax row maximises",
+    ),
+    Claim(
+        id="ATT-LAYER-EQUIV", family="ATT",
+        statement="N(Y + softmax(Y Wq Wk^T Y^T) Y Wv Wo) = N(T_a Y), a = c / (1 + c), N = LN or RMS",
+        source=SOURCE, assumptions=(W_SYM, NORMS, A.value_scalar()),
+        cases=S.attention_layer_cases, params={"weight": "symmetric", "tokens": "equal-norms", "value": "scalar"},
+        check=check_layer_equiv,
+    ),
+    Claim(
+        id="ATT-REG-DESCENT", family="ATT",
+        statement="E_reg((D + (lam/2) I)^{-1} B Y) <= E_reg(Y), E_reg = E_att + (lam/2) tr(Y W Y^T)",
+        source=SOURCE, assumptions=(W_PSD, RHO_CONCAVE),
+        cases=S.regularized_cases, params={"weight": "psd", "rho": "concave"},
+        check=check_regularized_descent,
+    ),
+)

@@ -1,0 +1,213 @@
+"""FF: the feed-forward block as (proximal) gradient descent (spec section FF)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+
+from verify import assumptions as A
+from verify import convex
+from verify import strategies as S
+from verify.case import Case
+from verify.claims import Claim
+from verify.feedforward import (
+    ff_energy,
+    ff_energy_scale,
+    ff_gradient,
+    linear_layer,
+    relu_layer,
+    tied_mlp_energy,
+    tied_mlp_layer,
+)
+from verify.numerics import Slack, descent_slack, identity_slack, inequality_slack, tolerance, worst
+
+SOURCE = "Yang, Huang, Wipf 2022, feed-forward block as gradient descent (spec: FF)"
+
+
+def _t(rows: list[list[float]]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def _layer_scale(Y: torch.Tensor, M: torch.Tensor, b: torch.Tensor) -> float:
+    """Magnitude of the terms of Y M + 1 b^T."""
+    return float((Y.abs() @ M.abs()).max() + b.abs().max() + Y.abs().max())
+
+
+def _autograd(energy, Y: torch.Tensor) -> torch.Tensor:
+    Y = Y.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(energy(Y), Y)
+    return grad
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def check_grad_equiv(case: Case) -> Slack:
+    """Y M + 1 b^T == Y - grad E_ff(Y), the gradient by autograd."""
+    Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
+    grad = _autograd(lambda Z: ff_energy(Z, M, b), Y)
+    return identity_slack(linear_layer(Y, M, b), Y - grad, scale=_layer_scale(Y, M, b), n_terms=Y.shape[-1] ** 2)
+
+
+def check_descent(case: Case) -> Slack:
+    """E_ff(Y M + 1 b^T) <= E_ff(Y)."""
+    Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
+    Y1 = linear_layer(Y, M, b)
+    scale = ff_energy_scale(Y, M, b) + ff_energy_scale(Y1, M, b)
+    return descent_slack(ff_energy(Y, M, b), ff_energy(Y1, M, b), dtype=Y.dtype, scale=float(scale), n_terms=Y.numel())
+
+
+def _plane(p: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An orthonormal pair spanning (p, q); the plane of the first two axes when they are degenerate."""
+    if float(torch.linalg.vector_norm(p)) > 1e-3:
+        p = p / torch.linalg.vector_norm(p)
+        q = q - (q @ p) * p
+        if float(torch.linalg.vector_norm(q)) > 1e-3:
+            return p, q / torch.linalg.vector_norm(q)
+    eye = torch.eye(p.shape[0], dtype=p.dtype, device=p.device)
+    return eye[0], eye[1]
+
+
+def check_no_energy(case: Case) -> Slack:
+    """The displacement F(Y) = Y M + 1 b^T - Y is no gradient field.
+
+    Three computed pairs: ||J - J^T||_F (autograd) == sqrt(n) ||M - M^T||_F; the
+    circulation around a circle (quadrature, exact for this trigonometric polynomial) ==
+    pi r^2 (q^T J p - p^T J q); and in the plane of the top singular pair of J - J^T that
+    circulation is nonzero (above its rounding floor).
+    """
+    Y, M, b, r = case.tensor("Y"), case.tensor("M"), case.tensor("b"), case.number("r")
+    n, d = Y.shape[-2:]
+
+    def field(v: torch.Tensor) -> torch.Tensor:
+        Z = v.reshape(n, d)
+        return (linear_layer(Z, M, b) - Z).reshape(-1)
+
+    J = torch.autograd.functional.jacobian(field, Y.reshape(-1))
+    asym = torch.linalg.matrix_norm(J - J.mT)
+    formula = math.sqrt(n) * torch.linalg.matrix_norm(M - M.mT)
+    scale = float(J.abs().max()) * J.shape[0]
+    jac = identity_slack(asym.reshape(1), formula.reshape(1), scale=scale, n_terms=J.numel())
+
+    def circulation(p: torch.Tensor, q: torch.Tensor, points: int = 8) -> torch.Tensor:
+        theta = torch.arange(points, dtype=Y.dtype, device=Y.device) * (2 * math.pi / points)
+        cos, sin = theta.cos()[:, None], theta.sin()[:, None]
+        centre = Y.reshape(-1)
+        on_circle = centre + r * (cos * p + sin * q)
+        tangent = r * (-sin * p + cos * q)
+        values = torch.stack([field(v) for v in on_circle])
+        return (values * tangent).sum() * (2 * math.pi / points)
+
+    p, q = _plane(case.tensor("p"), case.tensor("q"))
+    floor_scale = r * r * float(J.abs().sum()) + r * float(field(Y.reshape(-1)).abs().sum())
+    circ = identity_slack(
+        circulation(p, q).reshape(1), (math.pi * r * r * (q @ J @ p - p @ J @ q)).reshape(1),
+        scale=floor_scale, n_terms=8 * J.shape[0],
+    )
+    U, sigma, Vh = torch.linalg.svd(J - J.mT)
+    top = abs(float(circulation(Vh[0], U[:, 0])))
+    floor = tolerance(Y.dtype, floor_scale, 8 * J.shape[0])
+    nonzero = Slack(floor, top, top - floor, 0.0, max(floor_scale, 1e-300), relation="<")
+    return worst(jac, circ, nonzero)
+
+
+def _with_solver_tolerance(slack: Slack, certificate: convex.Certificate) -> Slack:
+    if not certificate.optimal:
+        return Slack.skip(f"solver {certificate.solver}: {certificate.status}")
+    return dataclasses.replace(slack, tol=max(slack.tol, certificate.accuracy))
+
+
+def check_relu_prox(case: Case) -> Slack:
+    """relu(Z) == argmin_{X >= 0} (1/2)||X - Z||^2 and
+    relu(Y M + 1 b^T) == argmin_{X >= 0} <grad E_ff(Y), X - Y> + (1/2)||X - Y||^2 (cvxpy)."""
+    Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
+    Z = linear_layer(Y, M, b)
+    to_np = lambda T: T.detach().cpu().to(torch.float64).numpy()  # noqa: E731
+    X0, cert0 = convex.nonneg_prox(-to_np(Z), np.zeros(tuple(Z.shape)))
+    X1, cert1 = convex.nonneg_prox(to_np(ff_gradient(Y, M, b)), to_np(Y))
+    scale = _layer_scale(Y, M, b)
+    as_tensor = lambda X: torch.as_tensor(X, dtype=Y.dtype, device=Y.device)  # noqa: E731
+    projection = _with_solver_tolerance(identity_slack(torch.relu(Z), as_tensor(X0), scale=scale), cert0)
+    prox = _with_solver_tolerance(identity_slack(relu_layer(Y, M, b), as_tensor(X1), scale=scale), cert1)
+    return worst(projection, prox)
+
+
+def check_relu_descent(case: Case) -> Slack:
+    """E_ff(Y+) <= E_ff(Y) - (1/2) tr(Dl (I + M) Dl^T) and E_ff(Y+) <= E_ff(Y), Y+ = relu(Y M + 1 b^T)."""
+    Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
+    Y1 = relu_layer(Y, M, b)
+    Dl = Y1 - Y
+    guaranteed = (Dl * (Dl + Dl @ M)).sum() / 2
+    before, after = ff_energy(Y, M, b), ff_energy(Y1, M, b)
+    scale = float(ff_energy_scale(Y, M, b) + ff_energy_scale(Y1, M, b) + (Dl.abs() * (Dl.abs() @ M.abs())).sum())
+    return worst(
+        descent_slack(before, after, dtype=Y.dtype, scale=scale, n_terms=Y.numel()),
+        inequality_slack(after, before - guaranteed, dtype=Y.dtype, scale=scale, n_terms=Y.numel()),
+    )
+
+
+def check_tied_mlp(case: Case) -> Slack:
+    """Y - t relu(Y V^T + 1 c^T) V == Y - t grad E_mlp(Y) (autograd), and E_mlp descends."""
+    Y, V, c, t = case.tensor("Y"), case.tensor("V"), case.tensor("c"), case.number("t")
+    Y1 = tied_mlp_layer(Y, V, c, t)
+    grad = _autograd(lambda Z: tied_mlp_energy(Z, V, c), Y)
+    pre = Y.abs() @ V.abs().mT + c.abs()
+    step_scale = float(Y.abs().max() + t * (pre.max() * V.abs().sum(0).max()))
+    equal = identity_slack(Y1, Y - t * grad, scale=step_scale, n_terms=V.shape[-2] * V.shape[-1])
+    scale = float((pre**2).sum() + ((Y1.abs() @ V.abs().mT + c.abs()) ** 2).sum())
+    descent = descent_slack(
+        tied_mlp_energy(Y, V, c), tied_mlp_energy(Y1, V, c), dtype=Y.dtype, scale=scale, n_terms=pre.numel()
+    )
+    return worst(equal, descent)
+
+
+# --- the spec's small counterexamples ------------------------------------------------------------
+
+SYMMETRIC, LMIN = A.ff_symmetric(), A.ff_lmin()
+
+CLAIMS = (
+    Claim(
+        id="FF-GRAD-EQUIV", family="FF",
+        statement="Y M + 1 b^T = Y - grad E_ff(Y), E_ff(Y) = (1/2) tr(Y (I - M) Y^T) - sum_i b^T y_i",
+        source=SOURCE, assumptions=(SYMMETRIC,),
+        cases=S.ff_cases, params={"M": "symmetric"}, check=check_grad_equiv,
+    ),
+    Claim(
+        id="FF-DESCENT", family="FF",
+        statement="E_ff(Y M + 1 b^T) <= E_ff(Y) for all Y (sharp: fails for some Y when lmin(M) < -1)",
+        source=SOURCE, assumptions=(SYMMETRIC, LMIN),
+        cases=S.ff_cases, params={"M": "lmin>=-1"}, check=check_descent,
+        examples={LMIN.name: (Case(Y=_t([[1.0]]), M=_t([[-2.0]]), b=torch.zeros(1, dtype=torch.float64)),)},
+    ),
+    Claim(
+        id="FF-NO-ENERGY", family="FF",
+        statement="for asymmetric M the displacement Y M + 1 b^T - Y has Jacobian I_n (x) (M^T - I), "
+        "||J - J^T||_F = sqrt(n) ||M - M^T||_F, and nonzero circulation pi r^2 (q^T J p - p^T J q)",
+        source=SOURCE, assumptions=(A.ff_asymmetric(),),
+        cases=S.no_energy_cases, params={"M": "asymmetric"}, check=check_no_energy,
+    ),
+    Claim(
+        id="FF-RELU-PROX", family="FF",
+        statement="relu(Z) = argmin_{X >= 0} (1/2)||X - Z||^2; relu(Y M + 1 b^T) = "
+        "argmin_{X >= 0} <grad E_ff(Y), X - Y> + (1/2)||X - Y||^2",
+        source=SOURCE, assumptions=(SYMMETRIC,),
+        cases=S.ff_cases, params={"M": "symmetric"}, check=check_relu_prox,
+    ),
+    Claim(
+        id="FF-RELU-DESCENT", family="FF",
+        statement="for Y >= 0: E_ff(relu(Y M + 1 b^T)) <= E_ff(Y) - (1/2) tr(Dl (I + M) Dl^T), Dl = Y+ - Y",
+        source=SOURCE, assumptions=(SYMMETRIC, LMIN, A.tokens_nonneg()),
+        cases=S.ff_cases, params={"M": "lmin>=-1", "tokens": "nonneg"}, check=check_relu_descent,
+        examples={LMIN.name: (Case(Y=_t([[0.0]]), M=_t([[-1.5]]), b=torch.tensor([0.5], dtype=torch.float64)),)},
+    ),
+    Claim(
+        id="FF-TIED-MLP", family="FF",
+        statement="Y - t relu(Y V^T + 1 c^T) V = Y - t grad E_mlp(Y), E_mlp = (1/2) sum_ik relu(v_k^T y_i + c_k)^2, "
+        "and it descends E_mlp",
+        source=SOURCE, assumptions=(A.mlp_step_range(),),
+        cases=S.tied_mlp_cases, params={"step": "stable"}, check=check_tied_mlp,
+    ),
+)

@@ -1,0 +1,145 @@
+"""NORM: layer normalization as a projection (spec section NORM)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import torch
+
+from verify import assumptions as A
+from verify import convex
+from verify import strategies as S
+from verify.case import Case
+from verify.claims import Claim
+from verify.layers import torch_layer_norm
+from verify.norm import (
+    centre_features,
+    centred_ball_projection,
+    centred_sphere_distance_identity,
+    layer_norm,
+    rms_norm,
+)
+from verify.numerics import Slack, identity_slack, inequality_slack, worst
+
+SOURCE = "Yang, Huang, Wipf 2022, layer normalization as projection (spec: NORM)"
+TORCH_DEFAULT_EPS = 1e-5
+
+
+def _kappa(Y: torch.Tensor, centred: bool = True) -> float:
+    """1 + ||y||_inf / ||P y|| (||y|| for RMS), worst row: how rounding in y grows in N(y)."""
+    rows = centre_features(Y) if centred else Y
+    return 1.0 + float((Y.abs().amax(-1) / torch.linalg.vector_norm(rows, dim=-1)).max())
+
+
+def _nearest(norm: Callable[[torch.Tensor], torch.Tensor], case: Case, centred: bool) -> Slack:
+    """N(y) lies on the set and is no farther from y than two competitors on the set:
+    N(x) for a free x, and N(N(y) + 0.01 x) next to it."""
+    Y, X = case.tensor("Y"), case.tensor("X")
+    d = Y.shape[-1]
+    Z = norm(Y)
+    try:
+        competitors = [norm(X + torch.arange(d, dtype=Y.dtype, device=Y.device)), norm(Z + 0.01 * X)]
+    except ValueError:
+        return Slack.skip("competitor off the domain (constant row)")
+    kappa = _kappa(Y, centred)
+    size = float((Y.abs().sum(-1) ** 2).max()) + d * kappa
+    n_terms = d * Y.shape[-2]
+    on_sphere = identity_slack((Z**2).sum(-1), torch.full_like(Z[..., 0], float(d)), scale=d * kappa, n_terms=n_terms)
+    slacks = [on_sphere]
+    if centred:
+        on_plane = identity_slack(Z.sum(-1), torch.zeros_like(Z[..., 0]), scale=math.sqrt(d) * d * kappa, n_terms=n_terms)
+        slacks.append(on_plane)
+    own = ((Y - Z) ** 2).sum(-1)
+    for C in competitors:
+        other = ((Y - C) ** 2).sum(-1)
+        slacks += [inequality_slack(own[i], other[i], dtype=Y.dtype, scale=size, n_terms=n_terms) for i in range(len(own))]
+        if centred:
+            lhs, rhs = centred_sphere_distance_identity(C, Y)
+            slacks.append(identity_slack(lhs, rhs, scale=size, n_terms=n_terms))
+    return worst(*slacks)
+
+
+def check_ln_projection(case: Case) -> Slack:
+    """LN(y) is the nearest point of {1^T x = 0, ||x||^2 = d}."""
+    return _nearest(layer_norm, case, centred=True)
+
+
+def check_rms_projection(case: Case) -> Slack:
+    """RMS(y) is the nearest point of {||x||^2 = d}."""
+    return _nearest(rms_norm, case, centred=False)
+
+
+def check_ball_relaxation(case: Case) -> Slack:
+    """The cvxpy projection onto {1^T x = 0, ||x||^2 <= d} equals the closed form, and equals
+    LN(y) when ||P y|| >= sqrt(d), P y otherwise."""
+    Y = case.tensor("Y")
+    d = Y.shape[-1]
+    formula = centred_ball_projection(Y)
+    P = centre_features(Y)
+    slacks = []
+    for i, y in enumerate(Y):
+        x, certificate = convex.centred_ball_projection(y.detach().cpu().to(torch.float64).numpy())
+        if not certificate.optimal:
+            return Slack.skip(f"solver {certificate.solver}: {certificate.status}")
+        solved = torch.as_tensor(x, dtype=Y.dtype, device=Y.device)
+        outside = float(torch.linalg.vector_norm(P[i])) >= math.sqrt(d)
+        expected = layer_norm(y[None])[0] if outside else P[i]
+        for s in (identity_slack(formula[i], solved), identity_slack(expected, solved)):
+            slacks.append(dataclasses.replace(s, tol=max(s.tol, certificate.accuracy * max(1.0, s.scale))))
+    return worst(*slacks)
+
+
+def check_scale_invariance(case: Case) -> Slack:
+    """LN(t y) == LN(y) and RMS(t y) == RMS(y)."""
+    Y, t = case.tensor("Y"), case.number("t")
+    d = Y.shape[-1]
+    return worst(
+        identity_slack(layer_norm(t * Y), layer_norm(Y), scale=math.sqrt(d) * _kappa(Y), n_terms=d),
+        identity_slack(rms_norm(t * Y), rms_norm(Y), scale=math.sqrt(d) * _kappa(Y, centred=False), n_terms=d),
+    )
+
+
+def check_torch_equiv(case: Case) -> Slack:
+    """LN(y) == layer_norm(y, eps=0); with the default eps, ||out||^2 == d var / (var + eps)."""
+    Y = case.tensor("Y")
+    d = Y.shape[-1]
+    kappa = _kappa(Y)
+    exact = identity_slack(layer_norm(Y), torch_layer_norm(Y, eps=0.0), scale=math.sqrt(d) * kappa, n_terms=d)
+    var = (centre_features(Y) ** 2).mean(-1)
+    with_eps = (torch_layer_norm(Y, eps=TORCH_DEFAULT_EPS) ** 2).sum(-1)
+    off_sphere = identity_slack(with_eps, d * var / (var + TORCH_DEFAULT_EPS), scale=d * kappa, n_terms=d)
+    return worst(exact, off_sphere)
+
+
+CLAIMS = (
+    Claim(
+        id="NORM-LN-PROJECTION", family="NORM",
+        statement="LN(y) = sqrt(d) P y / ||P y|| is the unique nearest point to y in {1^T x = 0, ||x||^2 = d}",
+        source=SOURCE, assumptions=(), cases=S.norm_cases, check=check_ln_projection,
+    ),
+    Claim(
+        id="NORM-RMS-PROJECTION", family="NORM",
+        statement="RMS(y) = sqrt(d) y / ||y|| is the unique nearest point on {||x||^2 = d}",
+        source=SOURCE, assumptions=(), cases=S.norm_cases, check=check_rms_projection,
+    ),
+    Claim(
+        id="NORM-BALL-RELAXATION", family="NORM",
+        statement="the projection onto {1^T x = 0, ||x||^2 <= d} is sqrt(d) P y / max(||P y||, sqrt(d)): "
+        "LN(y) exactly when ||P y|| >= sqrt(d)",
+        source=SOURCE, assumptions=(), cases=S.norm_cases, params={"tokens": "free+coincident"},
+        check=check_ball_relaxation,
+    ),
+    Claim(
+        id="NORM-SCALE-INVARIANCE", family="NORM",
+        statement="LN(t y) = LN(y), RMS(t y) = RMS(y)",
+        source=SOURCE, assumptions=(A.scale_positive(),), cases=S.norm_cases, check=check_scale_invariance,
+    ),
+    Claim(
+        id="NORM-TORCH-EQUIV", family="NORM",
+        statement="LN(y) = torch.nn.functional.layer_norm(y, (d,), eps=0); with the default eps the output "
+        "is off the sphere by O(eps): ||out||^2 = d var / (var + eps)",
+        source=SOURCE, assumptions=(), cases=S.norm_cases, check=check_torch_equiv,
+    ),
+)

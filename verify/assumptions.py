@@ -1,0 +1,137 @@
+"""Named assumptions: a predicate on a case and the strategy parameters that break it.
+
+A claim's strategy parameters describe cases that meet all of its assumptions; an
+assumption's `violate` parameters, laid over them, describe cases that break it and
+keep the others, so that an ablation can drop one assumption at a time. Predicates run
+on the float64 case as drawn and are what the suite trusts: a violating strategy is
+filtered by them, so every ablation case really does break its assumption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from verify.case import Case
+from verify.rho import get as get_rho
+from verify.strategies import step_limit
+
+SYMMETRY_TOL = 1e-12
+SPECTRUM_TOL = 1e-10
+NORMS_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """One named hypothesis of a claim: `holds(case)`, and how to draw cases that break it."""
+
+    name: str
+    holds: Callable[[Case], bool]
+    violate: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Assumption({self.name!r})"
+
+
+def _np(case: Case, key: str) -> np.ndarray:
+    return case.tensor(key).detach().cpu().to(torch.float64).numpy()
+
+
+def is_symmetric(A: np.ndarray) -> bool:
+    return bool(np.abs(A - A.T).max() <= SYMMETRY_TOL * max(1.0, np.abs(A).max()))
+
+
+def lmin_sym(A: np.ndarray) -> float:
+    return float(np.linalg.eigvalsh((A + A.T) / 2)[0])
+
+
+def w_norms_equal(Y: np.ndarray, W: np.ndarray) -> bool:
+    q = np.einsum("id,de,ie->i", Y, (W + W.T) / 2, Y)
+    return bool(np.ptp(q) <= NORMS_TOL * max(1.0, np.abs(q).max()))
+
+
+def _psd(case: Case, key: str) -> bool:
+    A = _np(case, key)
+    return lmin_sym(A) >= -SPECTRUM_TOL * max(1.0, np.abs(A).max())
+
+
+def weight_psd(key: str = "W") -> Assumption:
+    return Assumption(f"sym({key}) PSD", lambda c: _psd(c, key), {"weight": "indefinite"})
+
+
+def weight_symmetric(key: str = "W") -> Assumption:
+    return Assumption(f"{key} symmetric", lambda c: is_symmetric(_np(c, key)), {"weight": "asymmetric"})
+
+
+def weight_scalar_nonneg() -> Assumption:
+    """W = c I, c >= 0 (violated by c < 0)."""
+    def holds(c: Case) -> bool:
+        W = _np(c, "W")
+        return bool(np.allclose(W, W[0, 0] * np.eye(len(W)), rtol=0, atol=SYMMETRY_TOL) and W[0, 0] >= 0)
+    return Assumption("W = cI, c >= 0", holds, {"weight": "negative-scalar"})
+
+
+def rho_concave_nondecreasing() -> Assumption:
+    def holds(c: Case) -> bool:
+        r = get_rho(str(c["rho"]))
+        return r.concave and r.nondecreasing
+    return Assumption("rho concave nondecreasing", holds, {"rho": "convex"})
+
+
+def rho_concave() -> Assumption:
+    return Assumption("rho concave", lambda c: get_rho(str(c["rho"])).concave, {"rho": "convex"})
+
+
+def rho_neg_exp() -> Assumption:
+    return Assumption("rho = -exp(-z)", lambda c: c["rho"] == "neg_exp", {"rho": "concave-not-exp"})
+
+
+def mm_step_range() -> Assumption:
+    """0 <= a <= 1, or 0 <= a <= 2 when the kernel B is PSD."""
+    def holds(c: Case) -> bool:
+        return 0.0 <= c.number("a") <= step_limit(get_rho(str(c["rho"])))
+    return Assumption("0 <= a <= 1, or <= 2 when B >= 0", holds, {"step": "beyond"})
+
+
+def equal_w_norms(tokens_key: str = "Y", weight_key: str = "W") -> Assumption:
+    def holds(c: Case) -> bool:
+        return w_norms_equal(_np(c, tokens_key), _np(c, weight_key))
+    return Assumption("equal W-norms q_i", holds, {"tokens": "unequal-norms"})
+
+
+def value_scalar() -> Assumption:
+    """Wv Wo = c I with c >= 0."""
+    def holds(c: Case) -> bool:
+        VO = _np(c, "Wv") @ _np(c, "Wo")
+        return bool(np.abs(VO - c.number("c") * np.eye(len(VO))).max() <= 1e-10 * max(1.0, c.number("c")))
+    return Assumption("Wv Wo = cI, c >= 0", holds, {"value": "generic"})
+
+
+def ff_symmetric() -> Assumption:
+    return Assumption("M symmetric", lambda c: is_symmetric(_np(c, "M")), {"M": "asymmetric"})
+
+
+def ff_asymmetric() -> Assumption:
+    return Assumption("M asymmetric", lambda c: not is_symmetric(_np(c, "M")), {"M": "symmetric"})
+
+
+def ff_lmin() -> Assumption:
+    return Assumption("lmin(M) >= -1", lambda c: lmin_sym(_np(c, "M")) >= -1 - SPECTRUM_TOL, {"M": "below-minus-one"})
+
+
+def tokens_nonneg() -> Assumption:
+    return Assumption("Y >= 0", lambda c: bool((_np(c, "Y") >= 0).all()), {"tokens": "free"})
+
+
+def mlp_step_range() -> Assumption:
+    def holds(c: Case) -> bool:
+        V = _np(c, "V")
+        return 0.0 <= c.number("t") <= 2.0 / np.linalg.norm(V, 2) ** 2 * (1 + 1e-12)
+    return Assumption("0 <= t <= 2 / ||V||_2^2", holds, {"step": "beyond"})
+
+
+def scale_positive() -> Assumption:
+    return Assumption("t > 0", lambda c: c.number("t") > 0, {"scale": "negative"})

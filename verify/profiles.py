@@ -1,0 +1,57 @@
+"""Search profiles: how hard each run looks.
+
+Hypothesis profiles for the test suite:
+- `dev` (default on a laptop): few examples, database on, no deadline;
+- `ci` (Hypothesis's own, loaded when the CI variable is set): derandomized, no database;
+- `nightly`: many examples, database on.
+
+`search_settings(profile)` gives the settings a claim search runs under; searches are
+always seeded (`verify.search`), so a profile without a database is reproducible.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, Verbosity, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+SLOW_OK = (HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large)
+
+EXAMPLES = {"quick": 100, "dev": 100, "ci": 100, "nightly": 2000}
+DATABASE_DIR = os.path.join(".hypothesis", "verify")
+
+settings.register_profile("dev", max_examples=EXAMPLES["dev"], deadline=None, suppress_health_check=SLOW_OK)
+settings.register_profile(
+    "nightly",
+    max_examples=EXAMPLES["nightly"],
+    deadline=None,
+    suppress_health_check=SLOW_OK,
+    database=DirectoryBasedExampleDatabase(DATABASE_DIR),
+)
+
+
+def load_test_profile() -> str:
+    """Load HYPOTHESIS_PROFILE if set, else keep `ci` under CI, else `dev`; return its name."""
+    name = os.environ.get("HYPOTHESIS_PROFILE")
+    if name is None:
+        name = "ci" if os.environ.get("CI") else "dev"
+    settings.load_profile(name)
+    return name
+
+
+def search_settings(profile: str, max_examples: int | None = None) -> settings:
+    """Quiet, deadline-free settings for one claim search under a named profile."""
+    if profile not in EXAMPLES:
+        raise ValueError(f"profile must be one of {sorted(EXAMPLES)}, got {profile!r}")
+    database = DirectoryBasedExampleDatabase(DATABASE_DIR) if profile == "nightly" else None
+    return settings(
+        max_examples=max_examples if max_examples is not None else EXAMPLES[profile],
+        deadline=None,
+        database=database,
+        derandomize=False,
+        suppress_health_check=SLOW_OK,
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=False,
+    )

@@ -1,0 +1,59 @@
+"""The `Verdict`: what a search concluded, with its evidence and a way to replay it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+from torch import Tensor
+
+from verify.case import Case
+from verify.numerics import Slack
+
+Evidence = Literal["sampled", "certified-instance", "certified-all"]
+Status = Literal["holds", "refuted", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """holds:          no counterexample among `examples` judged cases (False when refuted
+                       or when no case could be judged)
+    examples:       cases judged (undecided ones are counted in `undecided`, not here)
+    worst_slack:    the smallest margin / scale seen (negative: the relation failed)
+    counterexample: the shrunk failing input (a Tensor for the check_* API, a Case for claims)
+    evidence:       how the verdict was reached
+    replay:         a command or snippet that reproduces it
+    """
+
+    holds: bool
+    examples: int
+    worst_slack: float
+    counterexample: Tensor | Case | None = None
+    evidence: Evidence = "sampled"
+    replay: str | None = None
+    worst: Slack | None = None
+    undecided: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    note: str = ""
+
+    @property
+    def status(self) -> Status:
+        if self.counterexample is not None:
+            return "refuted"
+        return "holds" if self.holds else "inconclusive"
+
+    def __str__(self) -> str:
+        text = f"{self.status} ({self.evidence}, {self.examples} cases, worst slack {self.worst_slack:.3g})"
+        if self.undecided:
+            text += f"; undecided: {dict(self.undecided)}"
+        if self.counterexample is not None:
+            text += f"\ncounterexample: {self.counterexample!r}"
+            if self.worst is not None:
+                w = self.worst
+                text += f"\n  lhs = {w.lhs!r} {w.relation} rhs = {w.rhs!r} fails by {-w.margin:.3g} (tolerance {w.tol:.3g})"
+        if self.replay:
+            text += f"\nreplay: {self.replay}"
+        if self.note:
+            text += f"\n{self.note}"
+        return text
