@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from verify import validate
 from verify.rho import NEG_EXP, Rho
 
 
@@ -49,6 +50,7 @@ def pairwise_sq_dists(Y: Tensor, W: Tensor) -> Tensor:
 
 def attention_energy(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
     """E_att(Y) = sum_ij rho(dist2_ij / 2), shape (...)."""
+    validate.tokens_with(Y, W=W)
     return rho.value(pairwise_sq_dists(Y, W) / 2).sum((-2, -1))
 
 
@@ -80,6 +82,7 @@ def attention_weights(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
 
 def attention_step(Y: Tensor, W: Tensor, a: float | Tensor, rho: Rho = NEG_EXP) -> Tensor:
     """T_a(Y) = (1 - a) Y + a D^{-1} B Y: the MM step on E_att with step size a."""
+    validate.tokens_with(Y, W=W)
     return (1 - a) * Y + a * (attention_weights(Y, W, rho) @ Y)
 
 

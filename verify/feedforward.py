@@ -19,9 +19,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from verify import validate
+
 
 def ff_energy(Y: Tensor, M: Tensor, b: Tensor) -> Tensor:
     """E_ff(Y) = (1/2) tr(Y (I - M) Y^T) - sum_i b^T y_i, shape (...)."""
+    validate.tokens_with(Y, M=M, b=b)
     quad = (Y * (Y - Y @ M)).sum((-2, -1)) / 2
     return quad - (Y * b[..., None, :]).sum((-2, -1))
 
@@ -39,6 +42,7 @@ def ff_gradient(Y: Tensor, M: Tensor, b: Tensor) -> Tensor:
 
 def linear_layer(Y: Tensor, M: Tensor, b: Tensor) -> Tensor:
     """Y M + 1 b^T."""
+    validate.tokens_with(Y, M=M, b=b)
     return Y @ M + b[..., None, :]
 
 

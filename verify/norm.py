@@ -17,6 +17,8 @@ import math
 import torch
 from torch import Tensor
 
+from verify import validate
+
 
 def centre_features(Y: Tensor) -> Tensor:
     """P y = y - mean(y) 1, row by row."""
@@ -31,6 +33,7 @@ def _degenerate_rows(norms: Tensor, Y: Tensor) -> Tensor:
 
 def layer_norm(Y: Tensor) -> Tensor:
     """LN(y) = sqrt(d) P y / ||P y|| for every row y of Y."""
+    validate.tensor("Y", Y, min_ndim=1)
     d = Y.shape[-1]
     if d < 2:
         raise ValueError("Y must have d >= 2 features for layer norm: with d = 1 the set {1^T x = 0, ||x||^2 = d} is empty")
@@ -43,6 +46,7 @@ def layer_norm(Y: Tensor) -> Tensor:
 
 def rms_norm(Y: Tensor) -> Tensor:
     """RMS(y) = sqrt(d) y / ||y|| for every row y of Y."""
+    validate.tensor("Y", Y, min_ndim=1)
     norms = torch.linalg.vector_norm(Y, dim=-1)
     if bool((norms == 0).any()):
         raise ValueError("Y has a zero row: RMS norm is undefined there")

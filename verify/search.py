@@ -94,6 +94,8 @@ def falsify(
         failure = err
     except (Flaky, HypothesisException) as err:
         note = f"search stopped: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    except Exception as err:  # a check that raises is a bug to report, not a verdict
+        note = f"check raised {type(err).__name__}: {err}"
     seconds = time.perf_counter() - start
 
     worst = failure.slack if failure is not None else tally.worst

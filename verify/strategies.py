@@ -95,13 +95,27 @@ def with_antisymmetric(draw: st.DrawFn, symmetric_part: st.SearchStrategy[np.nda
 # --- attention weights W --------------------------------------------------------------
 
 
+@st.composite
+def ill_conditioned_psd(draw: st.DrawFn, d: int) -> np.ndarray:
+    """W > 0 with eigenvalues w1 * ratio^u_k, w1 in [0.3, 10], ratio in [2, 30], u_k in [0, 1]
+    (one end of the spectrum pinned at each extreme): the non-scalar W that breaks the plain
+    softmax step on RMS rows."""
+    low, ratio = draw(log_uniform(0.3, 10.0)), draw(log_uniform(2.0, 30.0))
+    fractions = [0.0, 1.0, *draw(st.lists(reals(0.0, 1.0), min_size=max(d - 2, 0), max_size=max(d - 2, 0)))][:d]
+    w = low * ratio ** np.array(fractions)
+    Q = orthogonal(draw(matrices(d, d, 1.0)))
+    S = (Q * w) @ Q.T
+    return (S + S.T) / 2
+
+
 @cache
 def psd_weights(d: int) -> st.SearchStrategy[np.ndarray]:
-    """W >= 0: scalar, generic, or ill-conditioned (eigenvalues spread over 3 decades)."""
+    """W >= 0: scalar, generic, spread over 3 decades, or ill-conditioned with large eigenvalues."""
     return st.one_of(
         scalar_matrix(d, 0.0, 3.0),
         spectral(d, reals(0.0, 3.0)),
         spectral(d, log_uniform(1e-2, 10.0)),
+        ill_conditioned_psd(d),
     )
 
 
@@ -120,11 +134,13 @@ def indefinite_weights(draw: st.DrawFn, d: int) -> np.ndarray:
 
 @cache
 def weights(kind: str, d: int) -> st.SearchStrategy[np.ndarray]:
-    """W of a named kind: psd, scalar, negative-scalar, indefinite, symmetric, asymmetric, any."""
+    """W of a named kind: psd, scalar, ill-conditioned, negative-scalar, indefinite, symmetric, asymmetric, any."""
     if kind == "psd":
         return psd_weights(d)
     if kind == "scalar":
         return scalar_matrix(d, 0.0, 3.0)
+    if kind == "ill-conditioned":
+        return ill_conditioned_psd(d) if d >= 2 else scalar_matrix(d, 0.0, 3.0)
     if kind == "negative-scalar":
         return scalar_matrix(d, -2.0, -0.05)
     if kind == "indefinite":
@@ -134,7 +150,8 @@ def weights(kind: str, d: int) -> st.SearchStrategy[np.ndarray]:
     if kind == "asymmetric":
         return with_antisymmetric(psd_weights(d), d)
     if kind == "any":
-        return st.one_of(psd_weights(d), indefinite_weights(d), with_antisymmetric(psd_weights(d), d))
+        asymmetric = [with_antisymmetric(psd_weights(d), d)] if d >= 2 else []
+        return st.one_of(psd_weights(d), indefinite_weights(d), *asymmetric)
     raise ValueError(f"unknown weight kind {kind!r}")
 
 

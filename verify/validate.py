@@ -93,3 +93,16 @@ def device(name: str, value: object) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{name} is {value!r} but CUDA is not available on this machine")
     return dev
+
+
+def tokens_with(Y: object, **matrices: object) -> None:
+    """Y is a token matrix (..., n, d) and each named matrix acts on its d features, same dtype and device."""
+    Y = tokens("Y", Y)
+    d = Y.shape[-1]
+    checked = {"Y": Y}
+    for name, M in matrices.items():
+        if name == "b":
+            checked[name] = vector(name, M, d)
+        else:
+            checked[name] = square(name, M, d)
+    same_kind(**checked)

@@ -1,0 +1,100 @@
+"""python -m verify [run | list | replay] — the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from tabulate import tabulate
+
+from verify import validate
+from verify.case import Case
+from verify.claims import registry
+from verify.numerics import Slack
+from verify.profiles import EXAMPLES
+from verify.report import summary_table, write
+from verify.run import run
+from verify.search import DEFAULT_SEED
+
+
+def _run(args: argparse.Namespace) -> int:
+    def progress(claim_id: str) -> None:
+        print(f"  searching {claim_id} ...", file=sys.stderr, flush=True)
+
+    result = run(
+        ids=args.claims or None, profile=args.profile, devices=tuple(args.device or ["cpu"]),
+        dtypes=tuple(args.dtype or ["float64", "float32"]), ablate=not args.no_ablate, seed=args.seed,
+        max_examples=args.examples, progress=progress,
+    )
+    json_path, md_path = write(result, Path(args.out))
+    print(summary_table(result))
+    for s in result.skipped:
+        print(f"could not run: {s}")
+    print(f"\n{len(result.claims)} claims in {result.seconds:.1f} s; wrote {md_path} and {json_path}")
+    if result.mismatches:
+        print("observed verdict differs from the spec for: " + ", ".join(c.claim.id for c in result.mismatches))
+        return 1
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = [
+        [c.id, c.expected, c.statement, "; ".join(a.name for a in c.assumptions) or "-", c.source]
+        for c in registry().values()
+    ]
+    print(tabulate(rows, headers=["claim", "expected", "statement", "assumptions", "source"], maxcolwidths=[None, None, 50, 40, 30]))
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    claims = registry()
+    if args.claim not in claims:
+        print(f"unknown claim {args.claim!r}; known: {', '.join(claims)}", file=sys.stderr)
+        return 2
+    try:
+        case = Case.from_json(args.case)
+    except (ValueError, TypeError, KeyError) as err:
+        print(f"CASE must be the JSON of a case (as in reports/latest.json): {err}", file=sys.stderr)
+        return 2
+    dtype = validate.dtype("--dtype", args.dtype)
+    slack: Slack = claims[args.claim].check(case.to(dtype, args.device))
+    print(f"{args.claim} on {case!r} ({args.dtype}, {args.device})")
+    if slack.undecided:
+        print(f"undecided: {slack.undecided}")
+        return 0
+    print(f"  lhs = {slack.lhs!r}\n  rhs = {slack.rhs!r}\n  relation: lhs {slack.relation} rhs")
+    print(f"  margin = {slack.margin:.6g}, tolerance = {slack.tol:.3g}: {'holds' if slack.ok else 'FAILS'}")
+    return 0 if slack.ok else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m verify", description=__doc__)
+    sub = top.add_subparsers(dest="command")
+    r = sub.add_parser("run", help="search every claim and write the report")
+    r.add_argument("--profile", default="quick", choices=sorted(EXAMPLES))
+    r.add_argument("--device", action="append", help="cpu or cuda (repeatable)")
+    r.add_argument("--dtype", action="append", help="float64 or float32 (repeatable)")
+    r.add_argument("--claims", action="append", help="glob pattern of claim ids, e.g. 'ATT-*' (repeatable)")
+    r.add_argument("--out", default="reports", help="directory for latest.md and latest.json")
+    r.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    r.add_argument("--examples", type=int, default=None, help="cases per search (default: the profile's)")
+    r.add_argument("--no-ablate", action="store_true", help="skip the per-assumption searches")
+    r.set_defaults(handler=_run)
+    sub.add_parser("list", help="the claims, their assumptions and sources").set_defaults(handler=_list)
+    p = sub.add_parser("replay", help="re-run one stored case and print both sides")
+    p.add_argument("claim")
+    p.add_argument("case", help="the case as JSON")
+    p.add_argument("--dtype", default="float64")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_replay)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    torch.set_num_threads(1)
+    args = parser().parse_args(argv)
+    if args.command is None:
+        args = parser().parse_args(["run", *(argv or [])])
+    return args.handler(args)
