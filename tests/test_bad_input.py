@@ -37,7 +37,11 @@ W = torch.eye(2, dtype=torch.float64)
         (lambda: verify.check_descent("step", lambda y: y.sum()), TypeError, "step must be callable"),
         (lambda: verify.check_equivalence(lambda y: y, None), TypeError, "g must be callable"),
         (lambda: verify.check_descent(lambda y: y, lambda y: y.sum(), max_examples=0), ValueError, "max_examples"),
-        (lambda: verify.check_gradient_step(lambda y: y, lambda y: y.sum(), step_size=float("nan")), ValueError, "step_size must be finite"),
+        (
+            lambda: verify.check_gradient_step(lambda y: y, lambda y: y.sum(), step_size=float("nan")),
+            ValueError,
+            "step_size must be finite",
+        ),
         (lambda: verify.run(ids="NO-SUCH-*"), ValueError, "match no claim"),
         (lambda: Case.from_json("[1, 2]"), ValueError, "case must be a JSON object"),
     ],

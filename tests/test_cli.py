@@ -39,7 +39,9 @@ def test_replay_prints_both_sides_and_fails_on_a_counterexample():
     assert "lhs = -3.99392716" in out.stdout and "rhs = -3.99609756" in out.stdout and "FAILS" in out.stdout
 
 
-@pytest.mark.parametrize(("args", "words"), [(["replay", "NOPE", "{}"], "unknown claim"), (["replay", "ATT-DESCENT", "not json"], "CASE must be")])
+@pytest.mark.parametrize(
+    ("args", "words"), [(["replay", "NOPE", "{}"], "unknown claim"), (["replay", "ATT-DESCENT", "not json"], "CASE must be")]
+)
 def test_replay_bad_input(args, words):
     out = cli(*args)
     assert out.returncode == 2 and words in out.stderr

@@ -1,0 +1,38 @@
+"""nox sessions: tests, properties, lint (more arrive with the report, bench and nightly work).
+
+Each session installs the package into its own virtualenv, torch pinned to the CPU build
+these machines carry.
+"""
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+TORCH = "torch==2.13.0"
+
+
+def _install(session: nox.Session, extra: str = "test") -> None:
+    session.install(TORCH)
+    session.install("-e", f".[{extra}]")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The library's tests (the README's test command)."""
+    _install(session)
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session
+def properties(session: nox.Session) -> None:
+    """Every claim as a property, under the Hypothesis profile given (default dev): nox -s properties -- nightly."""
+    _install(session)
+    profile = session.posargs[0] if session.posargs else "dev"
+    session.run("python", "-m", "pytest", "-q", "tests/test_claims.py", "tests/test_ablations.py",
+                env={"HYPOTHESIS_PROFILE": profile})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the library, the claims and the tests."""
+    session.install("ruff")
+    session.run("ruff", "check", "verify", "properties", "tests", "noxfile.py")
