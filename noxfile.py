@@ -1,4 +1,4 @@
-"""nox sessions: tests, properties, lint (more arrive with the report, bench and nightly work).
+"""nox sessions: tests, properties, lint, nightly, report.
 
 Each session installs the package into its own virtualenv, torch pinned to the CPU build
 these machines carry.
@@ -36,3 +36,23 @@ def lint(session: nox.Session) -> None:
     """ruff over the library, the claims and the tests."""
     session.install("ruff")
     session.run("ruff", "check", "verify", "properties", "tests", "noxfile.py")
+
+
+def _cuda_available(session: nox.Session) -> bool:
+    out = session.run("python", "-c", "import torch; print(torch.cuda.is_available())", silent=True)
+    return bool(out) and out.strip().endswith("True")
+
+
+@nox.session
+def nightly(session: nox.Session) -> None:
+    """The nightly profile on every available device; writes reports/latest.md and latest.json."""
+    _install(session)
+    devices = ["--device", "cpu"] + (["--device", "cuda"] if _cuda_available(session) else [])
+    session.run("python", "-m", "verify", "run", "--profile", "nightly", *devices, *session.posargs)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Re-render the markdown report from a JSON report (default reports/latest.json)."""
+    _install(session)
+    session.run("python", "-m", "verify", "report", *(session.posargs or ["reports/latest.json"]))

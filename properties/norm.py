@@ -117,12 +117,12 @@ CLAIMS = (
     Claim(
         id="NORM-LN-PROJECTION", family="NORM",
         statement="LN(y) = sqrt(d) P y / ||P y|| is the unique nearest point to y in {1^T x = 0, ||x||^2 = d}",
-        source=SOURCE, assumptions=(), cases=S.norm_cases, check=check_ln_projection,
+        source=SOURCE, assumptions=(A.ln_domain(),), cases=S.norm_cases, check=check_ln_projection,
     ),
     Claim(
         id="NORM-RMS-PROJECTION", family="NORM",
         statement="RMS(y) = sqrt(d) y / ||y|| is the unique nearest point on {||x||^2 = d}",
-        source=SOURCE, assumptions=(), cases=S.norm_cases, check=check_rms_projection,
+        source=SOURCE, assumptions=(A.rms_domain(),), cases=S.norm_cases, check=check_rms_projection,
     ),
     Claim(
         id="NORM-BALL-RELAXATION", family="NORM",

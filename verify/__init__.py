@@ -10,7 +10,7 @@
 from verify.case import Case
 from verify.check import GradientStepVerdict, check_descent, check_equivalence, check_gradient_step, token_inputs
 from verify.claims import Claim, registry
-from verify.run import RunResult, run
+from verify.runner import RunResult, run
 from verify.verdict import Verdict
 
 __all__ = [

@@ -26,11 +26,16 @@ NORMS_TOL = 1e-9
 
 @dataclass(frozen=True)
 class Assumption:
-    """One named hypothesis of a claim: `holds(case)`, and how to draw cases that break it."""
+    """One named hypothesis of a claim: `holds(case)`, and how to draw cases that break it.
+
+    `untestable` says why no case can break it (a domain condition whose violation is an
+    input error, say); the ablation then reports it as not tested, with that reason.
+    """
 
     name: str
     holds: Callable[[Case], bool]
     violate: Mapping[str, str] = field(default_factory=dict)
+    untestable: str = ""
 
     def __repr__(self) -> str:
         return f"Assumption({self.name!r})"
@@ -135,3 +140,21 @@ def mlp_step_range() -> Assumption:
 
 def scale_positive() -> Assumption:
     return Assumption("t > 0", lambda c: c.number("t") > 0, {"scale": "negative"})
+
+
+def _rows(c: Case) -> np.ndarray:
+    return _np(c, "Y")
+
+
+def ln_domain() -> Assumption:
+    """d >= 2 and P y != 0: outside it LN is an error (empty set, or every point equally near)."""
+    def holds(c: Case) -> bool:
+        Y = _rows(c)
+        return Y.shape[-1] >= 2 and bool((np.ptp(Y, axis=-1) > 0).all())
+    return Assumption("d >= 2, P y != 0", holds, untestable="outside it LN raises ValueError (d = 1: empty set; P y = 0: no unique point)")
+
+
+def rms_domain() -> Assumption:
+    def holds(c: Case) -> bool:
+        return bool((np.abs(_rows(c)).max(axis=-1) > 0).all())
+    return Assumption("y != 0", holds, untestable="RMS(0) raises ValueError: every point of the sphere is equally near")

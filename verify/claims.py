@@ -64,6 +64,8 @@ class Claim:
         kept = [a for a in self.assumptions if a.name != violate]
         broken = None if violate is None else self.assumption(violate)
         if broken is not None:
+            if broken.untestable:
+                raise ValueError(f"assumption {broken.name!r} of {self.id} cannot be violated by a case: {broken.untestable}")
             params.update(broken.violate)
 
         def wanted(case: Case) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -14,28 +15,60 @@ from verify.case import Case
 from verify.claims import registry
 from verify.numerics import Slack
 from verify.profiles import EXAMPLES
-from verify.report import summary_table, write
-from verify.run import run
+from verify.report import render_markdown, summary_table, to_json, write, write_atomic
+from verify.runner import ClaimRun, RunResult, run, select
 from verify.search import DEFAULT_SEED
 
 
 def _run(args: argparse.Namespace) -> int:
-    def progress(claim_id: str) -> None:
-        print(f"  searching {claim_id} ...", file=sys.stderr, flush=True)
+    """Search, write the partial report after each claim, and latest.* only when complete.
 
-    result = run(
-        ids=args.claims or None, profile=args.profile, devices=tuple(args.device or ["cpu"]),
-        dtypes=tuple(args.dtype or ["float64", "float32"]), ablate=not args.no_ablate, seed=args.seed,
-        max_examples=args.examples, progress=progress,
-    )
-    json_path, md_path = write(result, Path(args.out))
-    print(summary_table(result))
+    An interrupted run leaves the previous latest.md / latest.json untouched and its own
+    progress in partial.md / partial.json, marked complete: false.
+    """
+    out = Path(args.out)
+    total = len(select(args.claims or None))
+
+    def on_claim(result: RunResult, claim_run: ClaimRun) -> None:
+        mark = "ok" if claim_run.matches else "MISMATCH"
+        print(f"  [{len(result.claims)}/{total}] {claim_run.claim.id}: {claim_run.observed} ({mark}), "
+              f"{result.seconds:.0f} s", file=sys.stderr, flush=True)
+        write(to_json(result), out, stem="partial")
+
+    try:
+        result = run(
+            ids=args.claims or None, profile=args.profile, devices=tuple(args.device or ["cpu"]),
+            dtypes=tuple(args.dtype or ["float64", "float32"]), ablate=not args.no_ablate, seed=args.seed,
+            max_examples=args.examples, workers=args.workers, on_claim=on_claim,
+        )
+    except KeyboardInterrupt:
+        print(f"interrupted: {out / 'latest.md'} is unchanged; progress so far in {out / 'partial.md'}", file=sys.stderr)
+        return 130
+    report = to_json(result)
+    json_path, md_path = write(report, out)
+    for stale in (out / "partial.json", out / "partial.md"):
+        stale.unlink(missing_ok=True)
+    print(summary_table(report))
     for s in result.skipped:
         print(f"could not run: {s}")
     print(f"\n{len(result.claims)} claims in {result.seconds:.1f} s; wrote {md_path} and {json_path}")
     if result.mismatches:
         print("observed verdict differs from the spec for: " + ", ".join(c.claim.id for c in result.mismatches))
         return 1
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Re-render the markdown from a stored JSON report."""
+    source = Path(args.json)
+    try:
+        report = json.loads(source.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"JSON must be a readable report file: {err}", file=sys.stderr)
+        return 2
+    target = Path(args.md) if args.md else source.with_suffix(".md")
+    write_atomic(target, render_markdown(report))
+    print(f"wrote {target}")
     return 0
 
 
@@ -80,9 +113,14 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="reports", help="directory for latest.md and latest.json")
     r.add_argument("--seed", type=int, default=DEFAULT_SEED)
     r.add_argument("--examples", type=int, default=None, help="cases per search (default: the profile's)")
+    r.add_argument("--workers", type=int, default=None, help="search processes (default: one per core)")
     r.add_argument("--no-ablate", action="store_true", help="skip the per-assumption searches")
     r.set_defaults(handler=_run)
     sub.add_parser("list", help="the claims, their assumptions and sources").set_defaults(handler=_list)
+    rep = sub.add_parser("report", help="re-render the markdown report from a JSON report")
+    rep.add_argument("json", help="e.g. reports/latest.json")
+    rep.add_argument("--md", help="where to write (default: beside the JSON)")
+    rep.set_defaults(handler=_report)
     p = sub.add_parser("replay", help="re-run one stored case and print both sides")
     p.add_argument("claim")
     p.add_argument("case", help="the case as JSON")

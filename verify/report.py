@@ -1,8 +1,14 @@
-"""Results to JSON and markdown (tabulate); nothing else formats reports."""
+"""Results to JSON and markdown (tabulate); nothing else formats reports.
+
+`to_json(result)` is the machine contract (schema in DESIGN.md; fields are added, never
+renamed). `render_markdown(report)` renders that JSON for a reviewer, so the markdown
+can be re-made from a stored JSON (`python -m verify report FILE`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -14,27 +20,44 @@ from verify.case import Case
 from verify.verdict import Verdict
 
 if TYPE_CHECKING:
-    from verify.run import ClaimRun, RunResult
+    from verify.runner import ClaimRun, RunResult
+
+NEEDED_JSON = {"needed": True, "not needed": False, "not tested": None}
 
 
-def _counterexample(v: Verdict) -> dict[str, Any] | None:
+def _number(x: float | None) -> float | None:
+    """JSON has no NaN: an undefined number is null."""
+    return None if x is None or not math.isfinite(x) else x
+
+
+def _case_json(v: Verdict) -> dict[str, Any] | None:
     c = v.counterexample
     if c is None:
         return None
     return c.to_json() if isinstance(c, Case) else {"Y": {"tensor": c.tolist()}}
 
 
-def _worst(verdicts: list[Verdict]) -> Verdict:
+def _sides(v: Verdict) -> dict[str, Any] | None:
+    w = v.worst
+    if w is None or w.undecided is not None:
+        return None
+    return {"lhs": _number(w.lhs), "rhs": _number(w.rhs), "relation": w.relation,
+            "margin": _number(w.margin), "tolerance": _number(w.tol)}
+
+
+def _headline(run: ClaimRun) -> Verdict | None:
+    """The verdict that speaks for the claim: a refuting one, else the tightest."""
+    verdicts = list(run.verdicts.values())
     refuted = [v for v in verdicts if v.counterexample is not None]
     if refuted:
         return refuted[0]
-    return min(verdicts, key=lambda v: v.worst_slack if v.worst_slack == v.worst_slack else float("inf"))
+    judged = [v for v in verdicts if math.isfinite(v.worst_slack)]
+    return min(judged, key=lambda v: v.worst_slack) if judged else (verdicts[0] if verdicts else None)
 
 
 def claim_json(run: ClaimRun) -> dict[str, Any]:
-    verdicts = list(run.verdicts.values())
-    worst = _worst(verdicts) if verdicts else None
     c = run.claim
+    head = _headline(run)
     return {
         "id": c.id,
         "family": c.family,
@@ -42,29 +65,36 @@ def claim_json(run: ClaimRun) -> dict[str, Any]:
         "source": c.source,
         "verdict": run.observed,
         "expected": c.expected,
+        "matches": run.matches,
         "conjecture": c.conjecture,
-        "evidence": "sampled",
-        "cases": sum(v.examples for v in verdicts),
-        "worst_slack": worst.worst_slack if worst else None,
-        "seconds": sum(v.seconds for v in verdicts),
-        "counterexample": _counterexample(worst) if worst else None,
-        "replay": worst.replay if worst else None,
-        "certificate": None,
         "proof": c.proof or None,
+        "evidence": "sampled",
+        "cases": sum(v.examples for v in run.verdicts.values()),
+        "worst_slack": _number(head.worst_slack) if head else None,
+        "seconds": sum(v.seconds for v in run.verdicts.values()),
+        "counterexample": _case_json(head) if head else None,
+        "sides": _sides(head) if head and head.counterexample is not None else None,
+        "replay": head.replay if head else None,
+        "certificate": None,
         "runs": [
             {"device": dev, "dtype": dt, "verdict": v.status, "cases": v.examples,
-             "worst_slack": v.worst_slack, "undecided": dict(v.undecided), "seconds": v.seconds}
+             "worst_slack": _number(v.worst_slack), "undecided": dict(v.undecided), "seconds": v.seconds,
+             "note": v.note or None}
             for (dev, dt), v in run.verdicts.items()
         ],
         "assumptions": [
             {
-                "name": a.name,
-                "needed": None if a.name not in run.ablations else run.ablations[a.name].status == "refuted",
-                "cases": run.ablations[a.name].examples if a.name in run.ablations else 0,
-                "counterexample": _counterexample(run.ablations[a.name]) if a.name in run.ablations else None,
-                "replay": run.ablations[a.name].replay if a.name in run.ablations else None,
+                "name": a.assumption,
+                "needed": NEEDED_JSON[a.status],
+                "status": a.status,
+                "reason": a.reason,
+                "cases": a.verdict.examples,
+                "seconds": a.verdict.seconds,
+                "counterexample": _case_json(a.verdict),
+                "sides": _sides(a.verdict) if a.verdict.counterexample is not None else None,
+                "replay": a.verdict.replay,
             }
-            for a in c.assumptions
+            for a in run.ablations
         ],
     }
 
@@ -80,61 +110,158 @@ def to_json(result: RunResult) -> dict[str, Any]:
             "started": result.started,
             "seconds": result.seconds,
             "complete": result.complete,
-            "skipped": result.skipped,
+            "could_not_run": result.skipped,
         },
         "claims": [claim_json(c) for c in result.claims],
     }
 
 
-def summary_table(result: RunResult) -> str:
+# --- markdown ---------------------------------------------------------------------------------
+
+
+def _slack(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2e}"
+
+
+def summary_rows(report: dict[str, Any]) -> list[list[Any]]:
     rows = []
-    for run in result.claims:
-        j = claim_json(run)
-        needed = [a["name"] for a in j["assumptions"] if a["needed"]]
+    for c in report["claims"]:
+        needed = [a["name"] for a in c["assumptions"] if a["status"] == "needed"]
         rows.append([
-            j["id"], j["verdict"], j["expected"], "" if run.matches else "MISMATCH",
-            j["cases"], f"{j['worst_slack']:.2e}" if j["worst_slack"] is not None else "-",
-            "; ".join(needed) or "-",
+            c["id"], c["verdict"], c["expected"], "" if c["matches"] else "MISMATCH",
+            c["cases"], _slack(c["worst_slack"]), "; ".join(needed) or "-",
         ])
-    return tabulate(rows, headers=["claim", "observed", "expected", "", "cases", "worst slack", "needed (ablation)"])
+    return rows
 
 
-def to_markdown(result: RunResult) -> str:
-    meta = to_json(result)["meta"]
-    lines = [
-        "# verify report",
-        "",
-        f"profile `{meta['profile']}`, seed `{meta['seed']}`, devices {meta['devices']}, dtypes {meta['dtypes']}, "
-        f"{meta['seconds']:.1f} s, complete: {meta['complete']}",
-        "",
-        "versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
-        "",
-    ]
-    if result.mismatches:
-        lines += ["**Observed verdict differs from the spec for: "
-                  + ", ".join(c.claim.id for c in result.mismatches) + "**", ""]
-    for s in result.skipped:
-        lines.append(f"- could not run: {s}")
-    lines += ["", "```", summary_table(result), "```", ""]
-    return "\n".join(lines)
+def summary_table(report: dict[str, Any]) -> str:
+    """The compact table the CLI prints."""
+    return tabulate(summary_rows(report), headers=["claim", "observed", "expected", "", "cases", "worst slack", "needed"])
+
+
+def _matrix_text(value: Any) -> str:
+    if isinstance(value, dict) and "tensor" in value:
+        rows = value["tensor"]
+        rows = rows if rows and isinstance(rows[0], list) else [rows]
+        return "[" + "; ".join(" ".join(f"{x:.6g}" for x in row) for row in rows) + "]"
+    return repr(value)
+
+
+def _case_block(case: dict[str, Any], sides: dict[str, Any] | None, replay: str | None) -> list[str]:
+    lines = ["```"]
+    lines += [f"{name} = {_matrix_text(value)}" for name, value in case.items()]
+    if sides:
+        lines.append(f"lhs = {sides['lhs']!r} {sides['relation']} rhs = {sides['rhs']!r}  "
+                     f"(fails by {-sides['margin']:.3g}, tolerance {sides['tolerance']:.3g})")
+    lines.append("```")
+    if replay:
+        lines += ["", f"replay: `{replay}`"]
+    return lines
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The reviewer's report, top to bottom, from the JSON report."""
+    meta, claims = report["meta"], report["claims"]
+    mismatches = [c["id"] for c in claims if not c["matches"]]
+    out = ["# verify: energy-descent claims of Transformer layers", ""]
+    if not meta["complete"]:
+        out += ["> **Incomplete run**: interrupted before every claim was searched; "
+                "the claims below are those that finished.", ""]
+    if mismatches:
+        out += [f"> **Observed verdict differs from the spec for: {', '.join(mismatches)}**", ""]
+    else:
+        out += [f"All {len(claims)} claims reproduce the verdict the spec expects.", ""]
+
+    out += ["## Run", ""]
+    out += [tabulate([
+        ["profile", meta["profile"]], ["seed", meta["seed"]], ["devices", ", ".join(meta["devices"])],
+        ["dtypes", ", ".join(meta["dtypes"])], ["started", meta["started"]],
+        ["duration", f"{meta['seconds']:.1f} s"], ["complete", meta["complete"]],
+        *[[k, v] for k, v in meta["versions"].items()],
+    ], headers=["", ""], tablefmt="github"), ""]
+    out += ["## What could not run", ""]
+    out += [f"- {s}" for s in meta["could_not_run"]] or ["- nothing: every requested device and dtype ran"]
+    out += [""]
+
+    out += ["## Claims", "",
+            "Evidence `sampled`: property-based search found no counterexample in the cases counted "
+            "(float64 and float32 together); worst slack is the smallest (margin / scale) seen, "
+            "negative within tolerance where rounding alone moved it.", ""]
+    out += [tabulate([
+        [c["id"], c["statement"], c["verdict"], c["expected"] + ("" if c["matches"] else " (MISMATCH)"),
+         c["evidence"] + (", conjecture" if c["conjecture"] else ""), c["cases"], _slack(c["worst_slack"])]
+        for c in claims
+    ], headers=["claim", "statement", "observed", "expected", "evidence", "cases", "worst slack"], tablefmt="github"), ""]
+
+    names: list[str] = []
+    for c in claims:
+        names += [a["name"] for a in c["assumptions"] if a["name"] not in names]
+    out += ["## Assumption matrix", "",
+            "Each assumption was dropped alone (the others kept) and the claim searched again in float64: "
+            "**needed** (a counterexample appeared), *not needed in N cases*, or *not tested* (with the reason); "
+            "`·` where the claim does not make that assumption.", ""]
+    legend = {name: f"A{i + 1}" for i, name in enumerate(names)}
+    rows = []
+    for c in claims:
+        cells = {a["name"]: a for a in c["assumptions"]}
+        row = [c["id"]]
+        for name in names:
+            a = cells.get(name)
+            if a is None:
+                row.append("·")
+            elif a["status"] == "needed":
+                row.append("**needed**")
+            elif a["status"] == "not needed":
+                row.append(f"not needed ({a['cases']})")
+            else:
+                row.append("not tested")
+        rows.append(row)
+    out += [tabulate(rows, headers=["claim", *[legend[n] for n in names]], tablefmt="github"), ""]
+    out += [f"- {legend[n]}: {n}" for n in names] + [""]
+    untested = [(c["id"], a) for c in claims for a in c["assumptions"] if a["status"] == "not tested"]
+    if untested:
+        out += ["Not tested:", ""] + [f"- {cid}, {a['name']}: {a['reason']}" for cid, a in untested] + [""]
+
+    out += ["## Counterexamples", "",
+            "The smallest case the search shrank to, in full precision in `latest.json`; each line of "
+            "`replay` re-runs it and prints both sides.", ""]
+    for c in claims:
+        if c["counterexample"] is not None:
+            out += [f"### {c['id']}: refuted with all assumptions met", ""]
+            out += _case_block(c["counterexample"], c["sides"], c["replay"]) + [""]
+        for a in c["assumptions"]:
+            if a["counterexample"] is not None:
+                out += [f"### {c['id']} without \"{a['name']}\"", "",
+                        f"found in {a['cases']} cases, {a['seconds']:.1f} s", ""]
+                out += _case_block(a["counterexample"], a["sides"], a["replay"]) + [""]
+
+    proofs = [c for c in claims if c["proof"]]
+    if proofs:
+        out += ["## Proof notes", ""] + [f"- {c['id']}: {c['proof']}" for c in proofs] + [""]
+    return "\n".join(out)
+
+
+# --- files ---------------------------------------------------------------------------------------
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file and a rename: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write(result: RunResult, out: Path) -> tuple[Path, Path]:
-    """reports/latest.json and reports/latest.md, each written atomically."""
-    json_path, md_path = out / "latest.json", out / "latest.md"
-    write_atomic(json_path, json.dumps(to_json(result), indent=1, allow_nan=True))
-    write_atomic(md_path, to_markdown(result))
+def write(report: dict[str, Any], out: Path, stem: str = "latest") -> tuple[Path, Path]:
+    """`{stem}.json` and `{stem}.md` under `out`, each written atomically."""
+    json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
+    write_atomic(json_path, json.dumps(report, indent=1))
+    write_atomic(md_path, render_markdown(report))
     return json_path, md_path

@@ -1,0 +1,145 @@
+"""The runner and the report: ablation matrix logic, integrity, determinism, exit codes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+import verify.claims
+import verify.runner
+from verify import cli
+from verify.assumptions import Assumption
+from verify.case import Case
+from verify.claims import Claim
+from verify.numerics import inequality_slack
+from verify.report import render_markdown
+from verify.runner import run
+
+
+@st.composite
+def _cases(draw, sign="positive", shift="small"):
+    x = draw(st.floats(0.1, 5.0))
+    return Case(x=x if sign == "positive" else -x, s=draw(st.floats(0.0, 0.5) if shift == "small" else st.floats(2.0, 3.0)))
+
+
+def _check(case):
+    """x - s^2 / 10 >= 0: needs x > 0, not a small s."""
+    import torch
+
+    return inequality_slack(0.0, case.number("x"), dtype=torch.float64, scale=1.0)
+
+
+POSITIVE = Assumption("x > 0", lambda c: c.number("x") > 0, {"sign": "negative"})
+IRRELEVANT = Assumption("s small", lambda c: c.number("s") <= 0.5, {"shift": "large"})
+TOY = Claim(id="TOY-POSITIVE", family="TOY", statement="x >= 0", source="test", assumptions=(POSITIVE, IRRELEVANT),
+            cases=_cases, check=_check)
+WRONG = Claim(id="TOY-WRONG", family="TOY", statement="x >= 0 (spec says refuted)", source="test",
+              assumptions=(POSITIVE,), cases=_cases, check=_check, expected="refuted")
+
+
+@pytest.fixture
+def toy_registry(monkeypatch):
+    monkeypatch.setattr(verify.runner, "registry", lambda: {TOY.id: TOY, WRONG.id: WRONG})
+
+
+def test_matrix_needed_and_not_needed(toy_registry):
+    result = run(ids="TOY-POSITIVE", workers=1, max_examples=50)
+    (claim_run,) = result.claims
+    status = {a.assumption: a for a in claim_run.ablations}
+    assert status["x > 0"].status == "needed" and status["x > 0"].verdict.counterexample is not None
+    assert status["s small"].status == "not needed"
+    assert status["s small"].verdict.examples >= 50
+    report = result.to_json()
+    names = {a["name"]: a for a in report["claims"][0]["assumptions"]}
+    assert names["x > 0"]["needed"] is True and names["s small"]["needed"] is False
+    markdown = render_markdown(report)
+    assert "**needed**" in markdown and "not needed (" in markdown
+
+
+def test_untestable_assumption_is_reported_with_its_reason():
+    result = run(ids="NORM-RMS-PROJECTION", workers=1, max_examples=10)
+    (ablation,) = result.claims[0].ablations
+    assert ablation.status == "not tested" and "ValueError" in ablation.reason
+    assert "Not tested:" in result.to_markdown()
+
+
+def test_exit_code_on_verdict_mismatch(toy_registry, tmp_path, capsys):
+    code = cli.main(["run", "--claims", "TOY-WRONG", "--out", str(tmp_path), "--examples", "20", "--workers", "1"])
+    assert code == 1
+    assert "differs from the spec for: TOY-WRONG" in capsys.readouterr().out
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert report["claims"][0]["matches"] is False
+    assert "Observed verdict differs from the spec for: TOY-WRONG" in (tmp_path / "latest.md").read_text()
+    assert cli.main(["run", "--claims", "TOY-POSITIVE", "--out", str(tmp_path), "--examples", "20", "--workers", "1"]) == 0
+
+
+def _without_timings(report):
+    report = json.loads(json.dumps(report))
+    for key in ("started", "seconds", "versions"):
+        report["meta"].pop(key)
+    for claim in report["claims"]:
+        claim.pop("seconds")
+        for r in claim["runs"]:
+            r.pop("seconds")
+        for a in claim["assumptions"]:
+            a.pop("seconds")
+    return report
+
+
+def test_same_seed_same_report():
+    ids = ["FF-DESCENT", "ATT-DESCENT"]
+    one = run(ids=ids, max_examples=40, workers=1, seed=11).to_json()
+    two = run(ids=ids, max_examples=40, workers=2, seed=11).to_json()
+    assert _without_timings(one) == _without_timings(two)
+    ff = next(c for c in one["claims"] if c["id"] == "FF-DESCENT")
+    lmin = next(a for a in ff["assumptions"] if a["name"] == "lmin(M) >= -1")
+    assert lmin["counterexample"] is not None
+
+
+def test_interrupted_run_leaves_the_last_complete_report(tmp_path):
+    old_json, old_md = '{"meta": {"complete": true}, "claims": []}', "# the previous report\n"
+    (tmp_path / "latest.json").write_text(old_json)
+    (tmp_path / "latest.md").write_text(old_md)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "verify", "run", "--out", str(tmp_path), "--workers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while not (tmp_path / "partial.json").exists():
+            assert proc.poll() is None, "the run ended before it wrote a partial report"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (tmp_path / "latest.json").read_text() == old_json
+    assert (tmp_path / "latest.md").read_text() == old_md
+    partial = json.loads((tmp_path / "partial.json").read_text())
+    assert partial["meta"]["complete"] is False and len(partial["claims"]) >= 1
+    assert "Incomplete run" in (tmp_path / "partial.md").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_report_rerenders_markdown_from_json(tmp_path):
+    result = run(ids="FF-DESCENT", max_examples=20, workers=1)
+    (tmp_path / "r.json").write_text(json.dumps(result.to_json()))
+    assert cli.main(["report", str(tmp_path / "r.json")]) == 0
+    assert (tmp_path / "r.md").read_text() == result.to_markdown()
+
+
+def test_counterexamples_are_stored_in_full_precision():
+    result = run(ids="FF-DESCENT", max_examples=50, workers=1)
+    ablation = next(a for a in result.claims[0].ablations if a.status == "needed")
+    stored = ablation.verdict.counterexample.to_json()
+    again = Case.from_json(json.dumps(stored))
+    for key, value in ablation.verdict.counterexample.items():
+        if hasattr(value, "numpy"):
+            assert np.array_equal(value.numpy(), again[key].numpy())

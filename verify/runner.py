@@ -1,0 +1,249 @@
+"""Running the registry: every claim searched on each device and dtype, plus its ablation.
+
+For each claim: one search with all assumptions met per (device, dtype), then one search
+per assumption with that assumption broken and the others kept (float64, first usable
+device). An assumption ends as *needed* (a counterexample appeared when it was dropped),
+*not needed in N cases*, or *not tested* (no case breaks it alone, or nothing could be
+judged), with the reason.
+
+Searches are independent and seeded, so they run in a process pool (one worker per core)
+and the result does not depend on the order in which they finish. Data flows one way:
+strategies -> case -> claim -> slack -> verdict -> RunResult; report.py formats it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import torch
+
+from verify import validate
+from verify.claims import Claim, registry
+from verify.search import DEFAULT_SEED, search_claim
+from verify.verdict import Verdict
+
+Needed = Literal["needed", "not needed", "not tested"]
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """What dropping one assumption showed (no verdict when it cannot be dropped alone)."""
+
+    assumption: str
+    verdict: Verdict
+    untestable: str = ""
+
+    @property
+    def status(self) -> Needed:
+        if self.untestable:
+            return "not tested"
+        if self.verdict.status == "refuted":
+            return "needed"
+        if self.verdict.status == "holds":
+            return "not needed"
+        return "not tested"
+
+    @property
+    def reason(self) -> str:
+        if self.untestable:
+            return self.untestable
+        if self.status == "needed":
+            return f"counterexample after {self.verdict.examples} cases"
+        if self.status == "not needed":
+            return f"no counterexample in {self.verdict.examples} cases"
+        if self.verdict.note:
+            return self.verdict.note
+        if self.verdict.undecided:
+            return "no case could be judged: " + ", ".join(f"{k} ({n})" for k, n in self.verdict.undecided.items())
+        return "no drawn case breaks this assumption while keeping the others"
+
+
+@dataclass(frozen=True)
+class ClaimRun:
+    """One claim's verdicts: per (device, dtype), and per dropped assumption."""
+
+    claim: Claim
+    verdicts: dict[tuple[str, str], Verdict]
+    ablations: tuple[Ablation, ...]
+
+    @property
+    def observed(self) -> str:
+        statuses = [v.status for v in self.verdicts.values()]
+        if "refuted" in statuses:
+            return "refuted"
+        if statuses and all(s == "holds" for s in statuses):
+            return "holds"
+        return "inconclusive"
+
+    @property
+    def matches(self) -> bool:
+        return self.observed == self.claim.expected
+
+
+@dataclass
+class RunResult:
+    """Everything one run found, with its metadata; `complete` is False until it ends."""
+
+    profile: str
+    seed: int
+    devices: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    started: str
+    claims: list[ClaimRun] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    complete: bool = False
+
+    @property
+    def mismatches(self) -> list[ClaimRun]:
+        return [c for c in self.claims if not c.matches]
+
+    def versions(self) -> dict[str, str]:
+        import cvxpy
+        import hypothesis
+        import numpy
+
+        return {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": numpy.__version__,
+            "hypothesis": hypothesis.__version__,
+            "cvxpy": cvxpy.__version__,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        from verify.report import to_json
+
+        return to_json(self)
+
+    def to_markdown(self) -> str:
+        from verify.report import render_markdown, to_json
+
+        return render_markdown(to_json(self))
+
+
+def select(ids: Iterable[str] | str | None) -> list[Claim]:
+    """Claims whose id matches any of the glob patterns (all when None)."""
+    claims = registry()
+    if ids is None:
+        return list(claims.values())
+    patterns = [ids] if isinstance(ids, str) else list(ids)
+    chosen = [c for c in claims.values() if any(fnmatch.fnmatchcase(c.id, p) for p in patterns)]
+    if not chosen:
+        raise ValueError(f"ids {patterns} match no claim; known: {', '.join(claims)}")
+    return chosen
+
+
+NOT_SEARCHED = Verdict(holds=False, examples=0, worst_slack=float("nan"))
+
+
+@dataclass(frozen=True)
+class _Task:
+    claim_id: str
+    violate: str | None
+    device: str
+    dtype: str
+    profile: str
+    seed: int
+    max_examples: int | None
+
+
+def _search(task: _Task) -> Verdict:
+    torch.set_num_threads(1)
+    return search_claim(
+        registry()[task.claim_id], violate=task.violate, dtype=validate.dtype("dtype", task.dtype),
+        device=task.device, profile=task.profile, seed=task.seed, max_examples=task.max_examples,
+    )
+
+
+def run(
+    ids: Iterable[str] | str | None = None,
+    profile: str = "quick",
+    devices: Sequence[str] = ("cpu",),
+    dtypes: Sequence[str] = ("float64",),
+    ablate: bool = True,
+    *,
+    seed: int = DEFAULT_SEED,
+    max_examples: int | None = None,
+    workers: int | None = None,
+    on_claim: Callable[[RunResult, ClaimRun], None] | None = None,
+) -> RunResult:
+    """Search every selected claim; `on_claim(result, claim_run)` is called as each one ends.
+
+    workers: processes for the searches (default: one per core; 1 runs in this process;
+    CUDA runs always stay in this process).
+    """
+    claims = select(ids)
+    names = [str(validate.dtype("dtypes", d)).removeprefix("torch.") for d in dtypes]
+    result = RunResult(
+        profile=profile, seed=seed, devices=tuple(devices), dtypes=tuple(names),
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    usable = []
+    for device in devices:
+        try:
+            validate.device("devices", device)
+            usable.append(device)
+        except ValueError as err:
+            result.skipped.append(f"device {device}: {err}")
+    plan: dict[str, list[_Task]] = {}
+    for claim in claims:
+        tasks = [_Task(claim.id, None, dev, dt, profile, seed, max_examples) for dev in usable for dt in names]
+        if ablate and usable:
+            tasks += [
+                _Task(claim.id, a.name, usable[0], "float64", profile, seed, max_examples)
+                for a in claim.assumptions
+                if not a.untestable
+            ]
+        plan[claim.id] = tasks
+    if not ablate:
+        result.skipped.append("ablation: not requested (--no-ablate)")
+
+    start = time.perf_counter()
+    workers = workers or os.cpu_count() or 1
+    if "cuda" in usable:
+        workers = 1
+    done: dict[_Task, Verdict] = {}
+
+    def finish(claim: Claim) -> None:
+        tasks = plan[claim.id]
+        verdicts = {(t.device, t.dtype): done[t] for t in tasks if t.violate is None}
+        searched = {t.violate: done[t] for t in tasks if t.violate is not None}
+        ablations = tuple(
+            Ablation(a.name, searched[a.name]) if a.name in searched else Ablation(a.name, NOT_SEARCHED, a.untestable)
+            for a in claim.assumptions
+            if ablate and usable
+        )
+        claim_run = ClaimRun(claim, verdicts, ablations)
+        result.claims.append(claim_run)
+        result.claims.sort(key=lambda c: claims.index(c.claim))
+        result.seconds = time.perf_counter() - start
+        if on_claim:
+            on_claim(result, claim_run)
+
+    if workers == 1:
+        for claim in claims:
+            for task in plan[claim.id]:
+                done[task] = _search(task)
+            finish(claim)
+    else:
+        by_id = {c.id: c for c in claims}
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures: dict[Future[Verdict], _Task] = {pool.submit(_search, t): t for ts in plan.values() for t in ts}
+            for future in as_completed(futures):
+                task = futures[future]
+                done[task] = future.result()
+                if all(t in done for t in plan[task.claim_id]):
+                    finish(by_id[task.claim_id])
+    result.seconds = time.perf_counter() - start
+    result.complete = True
+    return result
