@@ -7,6 +7,7 @@ import math
 import torch
 
 from verify import assumptions as A
+from verify import certificates as C
 from verify import strategies as S
 from verify.attention import (
     attention_energy,
@@ -184,7 +185,7 @@ CLAIMS = (
         id="ATT-SURROGATE-DESCENT", family="ATT",
         statement="S(T_a Y; Y) <= S(Y; Y), T_a(Y) = (1 - a) Y + a D^{-1} B Y",
         source=SOURCE, assumptions=MM, cases=S.attention_cases, params=MM_PARAMS,
-        check=check_surrogate_descent,
+        check=check_surrogate_descent, certify=C.attention_surrogate,
         examples={STEP.name: NON_PSD_KERNEL + STEP_TOO_LONG, W_PSD.name: INDEFINITE},
     ),
     Claim(

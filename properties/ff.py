@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from verify import assumptions as A
+from verify import certificates as C
 from verify import convex
 from verify import strategies as S
 from verify.case import Case
@@ -137,6 +138,20 @@ def check_relu_prox(case: Case) -> Slack:
     return worst(projection, prox)
 
 
+def certify_relu_prox(case: Case) -> C.Certification:
+    """The OSQP solve of the linearised prox sub-problem agrees with relu(Y M + 1 b^T) within
+    the accuracy its own KKT residual certifies."""
+    Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
+    G = ff_gradient(Y, M, b)
+    X, cert = convex.nonneg_prox(G.numpy(), Y.numpy())
+    difference = float(np.abs(relu_layer(Y, M, b).numpy() - X).max()) if cert.optimal else math.nan
+    rounding = tolerance(torch.float64, _layer_scale(Y, M, b) + float(G.abs().max()), Y.shape[-1])
+    return C.Certification(
+        "certified-instance", "this Y, M, b", "relu(Y M + 1 b^T) = argmin_{X >= 0} <grad E_ff(Y), X - Y> + (1/2)||X - Y||^2",
+        cert.accuracy + rounding - difference, 0.0, solver=cert.solver, status=cert.status, gap=cert.gap, residual=cert.residual,
+    )
+
+
 def check_relu_descent(case: Case) -> Slack:
     """E_ff(Y+) <= E_ff(Y) - (1/2) tr(Dl (I + M) Dl^T) and E_ff(Y+) <= E_ff(Y), Y+ = relu(Y M + 1 b^T)."""
     Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
@@ -181,7 +196,7 @@ CLAIMS = (
         id="FF-DESCENT", family="FF",
         statement="E_ff(Y M + 1 b^T) <= E_ff(Y) for all Y (sharp: fails for some Y when lmin(M) < -1)",
         source=SOURCE, assumptions=(SYMMETRIC, LMIN),
-        cases=S.ff_cases, params={"M": "lmin>=-1"}, check=check_descent,
+        cases=S.ff_cases, params={"M": "lmin>=-1"}, check=check_descent, certify=C.ff_descent,
         examples={LMIN.name: (Case(Y=_t([[1.0]]), M=_t([[-2.0]]), b=torch.zeros(1, dtype=torch.float64)),)},
     ),
     Claim(
@@ -196,13 +211,13 @@ CLAIMS = (
         statement="relu(Z) = argmin_{X >= 0} (1/2)||X - Z||^2; relu(Y M + 1 b^T) = "
         "argmin_{X >= 0} <grad E_ff(Y), X - Y> + (1/2)||X - Y||^2",
         source=SOURCE, assumptions=(SYMMETRIC,),
-        cases=S.ff_cases, params={"M": "symmetric"}, check=check_relu_prox,
+        cases=S.ff_cases, params={"M": "symmetric"}, check=check_relu_prox, certify=certify_relu_prox,
     ),
     Claim(
         id="FF-RELU-DESCENT", family="FF",
         statement="for Y >= 0: E_ff(relu(Y M + 1 b^T)) <= E_ff(Y) - (1/2) tr(Dl (I + M) Dl^T), Dl = Y+ - Y",
         source=SOURCE, assumptions=(SYMMETRIC, LMIN, A.tokens_nonneg()),
-        cases=S.ff_cases, params={"M": "lmin>=-1", "tokens": "nonneg"}, check=check_relu_descent,
+        cases=S.ff_cases, params={"M": "lmin>=-1", "tokens": "nonneg"}, check=check_relu_descent, certify=C.ff_relu_descent,
         examples={LMIN.name: (Case(Y=_t([[0.0]]), M=_t([[-1.5]]), b=torch.tensor([0.5], dtype=torch.float64)),)},
     ),
     Claim(
@@ -210,6 +225,6 @@ CLAIMS = (
         statement="Y - t relu(Y V^T + 1 c^T) V = Y - t grad E_mlp(Y), E_mlp = (1/2) sum_ik relu(v_k^T y_i + c_k)^2, "
         "and it descends E_mlp",
         source=SOURCE, assumptions=(A.mlp_step_range(),),
-        cases=S.tied_mlp_cases, params={"step": "stable"}, check=check_tied_mlp,
+        cases=S.tied_mlp_cases, params={"step": "stable"}, check=check_tied_mlp, certify=C.tied_mlp,
     ),
 )

@@ -121,6 +121,17 @@ def _callable(name: str, f: object) -> None:
         raise TypeError(f"{name} must be callable, got {type(f).__name__}")
 
 
+def _search(
+    function: str, check: Callable[[object], Slack], inputs: st.SearchStrategy | None,
+    max_examples: int | None, seed: int, dtype: torch.dtype, device: torch.device,
+) -> Verdict:
+    """Run one per-input check under the search engine, with this API's replay snippet."""
+    return falsify(
+        _strategy(inputs), check, settings=_settings(max_examples), seed=seed,
+        replay=lambda Y: _replay(function, _as_input(Y, torch.float64, torch.device("cpu")), dtype, device),
+    )
+
+
 def check_descent(
     step: Step,
     energy: Energy,
@@ -146,10 +157,7 @@ def check_descent(
         scale = abs(float(before)) + abs(float(after)) + _sensitivity(energy, Y) + _sensitivity(energy, Y1)
         return descent_slack(before, after, dtype=dt, scale=scale, n_terms=Y.numel())
 
-    return falsify(
-        _strategy(inputs), check, settings=_settings(max_examples), seed=seed,
-        replay=lambda Y: _replay("check_descent", _as_input(Y, torch.float64, torch.device("cpu")), dt, dev),
-    )
+    return _search("check_descent", check, inputs, max_examples, seed, dt, dev)
 
 
 def check_equivalence(
@@ -175,10 +183,7 @@ def check_equivalence(
         a, b = _output("f", f(Y), Y), _output("g", g(Y), Y)
         return identity_slack(a, b, scale=float(Y.abs().max()), n_terms=Y.numel())
 
-    return falsify(
-        _strategy(inputs), check, settings=_settings(max_examples), seed=seed,
-        replay=lambda Y: _replay("check_equivalence", _as_input(Y, torch.float64, torch.device("cpu")), dt, dev),
-    )
+    return _search("check_equivalence", check, inputs, max_examples, seed, dt, dev)
 
 
 @dataclass(frozen=True)
@@ -254,10 +259,7 @@ def check_gradient_step(
         residuals.append(float(torch.linalg.vector_norm(move + t * G)) / max(abs(t) * math.sqrt(gg), 1e-300))
         return identity_slack(move, -t * G, scale=scale + abs(t) * float(G.abs().max()), n_terms=Y.numel())
 
-    base = falsify(
-        _strategy(inputs), check, settings=_settings(max_examples), seed=seed,
-        replay=lambda Y: _replay("check_gradient_step", _as_input(Y, torch.float64, torch.device("cpu")), dt, dev),
-    )
+    base = _search("check_gradient_step", check, inputs, max_examples, seed, dt, dev)
     fields = dict(base.__dict__)
     if not fitted or base.counterexample is not None:
         return GradientStepVerdict(**fields)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hypothesis import strategies as st
 
 from verify.assumptions import Assumption
 from verify.case import Case
 from verify.numerics import Slack
+
+if TYPE_CHECKING:
+    from verify.certificates import Certification
 
 Expected = Literal["holds", "refuted"]
 
@@ -37,6 +40,8 @@ class Claim:
     examples:    known cases by the assumption they violate (None: all met); the spec's
                  small counterexamples live here as regression examples
     proof:       a short note where the spec gives a proof sketch
+    certify:     case -> Certification, where the claim reduces to a matrix inequality or a
+                 convex sub-problem (verify.certificates)
     """
 
     id: str
@@ -51,6 +56,7 @@ class Claim:
     conjecture: bool = False
     examples: Mapping[str | None, tuple[Case, ...]] = field(default_factory=dict)
     proof: str = ""
+    certify: Callable[[Case], Certification] | None = None
 
     def assumption(self, name: str) -> Assumption:
         for a in self.assumptions:

@@ -20,6 +20,7 @@ from verify.case import Case
 from verify.verdict import Verdict
 
 if TYPE_CHECKING:
+    from verify.certificates import CertificateSummary
     from verify.runner import ClaimRun, RunResult
 
 NEEDED_JSON = {"needed": True, "not needed": False, "not tested": None}
@@ -55,6 +56,38 @@ def _headline(run: ClaimRun) -> Verdict | None:
     return min(judged, key=lambda v: v.worst_slack) if judged else (verdicts[0] if verdicts else None)
 
 
+FRACTION_BINS = ((0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 2.0))
+
+
+def fraction_table(measures: dict[str, list[float]]) -> list[dict[str, Any]]:
+    """The attention step's share of the best surrogate decrease, by step size a."""
+    pairs = [(a, f) for a, f in zip(measures.get("a", []), measures.get("fraction", []), strict=True) if math.isfinite(f)]
+    rows = []
+    for low, high in FRACTION_BINS:
+        values = sorted(f for a, f in pairs if low <= a < high or (high == 2.0 and a == 2.0))
+        if values:
+            rows.append({"a_from": low, "a_to": high, "cases": len(values),
+                         "median": values[len(values) // 2], "min": values[0], "max": values[-1]})
+    return rows
+
+
+def certificate_json(c: CertificateSummary) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "level": c.level, "scope": c.scope, "statement": c.statement, "solver": c.solver,
+        "status": ", ".join(f"{k} ({n})" for k, n in c.statuses.items()),
+        "gap": _number(c.max_gap), "residual": _number(c.max_residual), "min_margin": _number(c.min_margin),
+        "cases": c.cases, "certified": c.certified, "inconclusive": c.inconclusive, "refuted": c.refuted,
+        "seconds": c.seconds,
+        "counterexample": c.counterexample.to_json() if c.counterexample is not None else None,
+    }
+    if "fraction" in c.measures:
+        out["fraction_of_best_decrease"] = fraction_table(c.measures)
+    for key in ("qp_forms_disagree", "spectral_vs_direct"):
+        if key in c.measures:
+            out[f"max_{key}"] = _number(max(c.measures[key]))
+    return out
+
+
 def claim_json(run: ClaimRun) -> dict[str, Any]:
     c = run.claim
     head = _headline(run)
@@ -68,14 +101,14 @@ def claim_json(run: ClaimRun) -> dict[str, Any]:
         "matches": run.matches,
         "conjecture": c.conjecture,
         "proof": c.proof or None,
-        "evidence": "sampled",
+        "evidence": run.evidence,
         "cases": sum(v.examples for v in run.verdicts.values()),
         "worst_slack": _number(head.worst_slack) if head else None,
         "seconds": sum(v.seconds for v in run.verdicts.values()),
         "counterexample": _case_json(head) if head else None,
         "sides": _sides(head) if head and head.counterexample is not None else None,
         "replay": head.replay if head else None,
-        "certificate": None,
+        "certificate": certificate_json(run.certificate) if run.certificate else None,
         "runs": [
             {"device": dev, "dtype": dt, "verdict": v.status, "cases": v.examples,
              "worst_slack": _number(v.worst_slack), "undecided": dict(v.undecided), "seconds": v.seconds,
@@ -234,6 +267,32 @@ def render_markdown(report: dict[str, Any]) -> str:
                 out += [f"### {c['id']} without \"{a['name']}\"", "",
                         f"found in {a['cases']} cases, {a['seconds']:.1f} s", ""]
                 out += _case_block(a["counterexample"], a["sides"], a["replay"]) + [""]
+
+    certified = [c for c in claims if c.get("certificate")]
+    if certified:
+        out += ["## Certificates", "",
+                "*certified-all*: a matrix inequality on the weights settles the claim for every input at once "
+                "(for each drawn weight); *certified-instance*: a convex solve or matrix inequality settles the drawn "
+                "case. A margin within the eigenvalue error bound, or solver trouble, is inconclusive, never a pass.", ""]
+        out += [tabulate([
+            [c["id"], c["certificate"]["level"], c["certificate"]["statement"], c["certificate"]["scope"],
+             f"{c['certificate']['certified']}/{c['certificate']['cases']}", c["certificate"]["inconclusive"],
+             c["certificate"]["refuted"], _slack(c["certificate"]["min_margin"]), c["certificate"]["solver"],
+             c["certificate"]["status"], _slack(c["certificate"]["gap"]), _slack(c["certificate"]["residual"])]
+            for c in certified
+        ], headers=["claim", "level", "inequality", "for", "certified", "inconclusive", "refuted", "min margin",
+                    "solver", "status", "max gap", "max residual"], tablefmt="github"), ""]
+        for c in certified:
+            rows = c["certificate"].get("fraction_of_best_decrease")
+            if rows:
+                out += [f"{c['id']}: the attention step's share of the best possible surrogate decrease, "
+                        "(S(Y0) - S(T_a Y0)) / (S(Y0) - min S), with min S from the QP "
+                        f"(the two cvxpy forms differ by at most {c['certificate'].get('max_qp_forms_disagree', 0):.1e}; "
+                        "the spectral decrease formula matches the direct one to "
+                        f"{c['certificate'].get('max_spectral_vs_direct', 0):.1e}):", ""]
+                out += [tabulate([[f"[{r['a_from']}, {r['a_to']})", r["cases"], f"{r['median']:.3f}", f"{r['min']:.3f}",
+                                   f"{r['max']:.3f}"] for r in rows],
+                                 headers=["step a", "cases", "median", "min", "max"], tablefmt="github"), ""]
 
     proofs = [c for c in claims if c["proof"]]
     if proofs:

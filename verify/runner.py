@@ -26,8 +26,9 @@ from typing import Any, Literal
 import torch
 
 from verify import validate
+from verify.certificates import CertificateSummary
 from verify.claims import Claim, registry
-from verify.search import DEFAULT_SEED, search_claim
+from verify.search import DEFAULT_SEED, certify_claim, search_claim
 from verify.verdict import Verdict
 
 Needed = Literal["needed", "not needed", "not tested"]
@@ -73,6 +74,14 @@ class ClaimRun:
     claim: Claim
     verdicts: dict[tuple[str, str], Verdict]
     ablations: tuple[Ablation, ...]
+    certificate: CertificateSummary | None = None
+
+    @property
+    def evidence(self) -> str:
+        """certified-* only when the certificates back a sampled pass."""
+        if self.certificate is not None and self.observed == "holds":
+            return self.certificate.evidence
+        return "sampled"
 
     @property
     def observed(self) -> str:
@@ -155,10 +164,13 @@ class _Task:
     profile: str
     seed: int
     max_examples: int | None
+    certify: bool = False
 
 
-def _search(task: _Task) -> Verdict:
+def _search(task: _Task) -> Verdict | CertificateSummary | None:
     torch.set_num_threads(1)
+    if task.certify:
+        return certify_claim(registry()[task.claim_id], profile=task.profile, seed=task.seed)
     return search_claim(
         registry()[task.claim_id], violate=task.violate, dtype=validate.dtype("dtype", task.dtype),
         device=task.device, profile=task.profile, seed=task.seed, max_examples=task.max_examples,
@@ -172,12 +184,16 @@ def run(
     dtypes: Sequence[str] = ("float64",),
     ablate: bool = True,
     *,
+    certify: bool = True,
     seed: int = DEFAULT_SEED,
     max_examples: int | None = None,
     workers: int | None = None,
     on_claim: Callable[[RunResult, ClaimRun], None] | None = None,
 ) -> RunResult:
     """Search every selected claim; `on_claim(result, claim_run)` is called as each one ends.
+
+    certify: also draw cases for the claims that have certificates (verify.certificates)
+    and record the evidence level they reach.
 
     workers: processes for the searches (default: one per core; 1 runs in this process;
     CUDA runs always stay in this process).
@@ -204,6 +220,8 @@ def run(
                 for a in claim.assumptions
                 if not a.untestable
             ]
+        if certify and claim.certify is not None:
+            tasks.append(_Task(claim.id, None, "cpu", "float64", profile, seed, None, certify=True))
         plan[claim.id] = tasks
     if not ablate:
         result.skipped.append("ablation: not requested (--no-ablate)")
@@ -212,18 +230,19 @@ def run(
     workers = workers or os.cpu_count() or 1
     if "cuda" in usable:
         workers = 1
-    done: dict[_Task, Verdict] = {}
+    done: dict[_Task, Any] = {}
 
     def finish(claim: Claim) -> None:
         tasks = plan[claim.id]
-        verdicts = {(t.device, t.dtype): done[t] for t in tasks if t.violate is None}
+        verdicts = {(t.device, t.dtype): done[t] for t in tasks if t.violate is None and not t.certify}
         searched = {t.violate: done[t] for t in tasks if t.violate is not None}
+        certificate = next((done[t] for t in tasks if t.certify), None)
         ablations = tuple(
             Ablation(a.name, searched[a.name]) if a.name in searched else Ablation(a.name, NOT_SEARCHED, a.untestable)
             for a in claim.assumptions
             if ablate and usable
         )
-        claim_run = ClaimRun(claim, verdicts, ablations)
+        claim_run = ClaimRun(claim, verdicts, ablations, certificate)  # type: ignore[arg-type]
         result.claims.append(claim_run)
         result.claims.sort(key=lambda c: claims.index(c.claim))
         result.seconds = time.perf_counter() - start
@@ -238,7 +257,7 @@ def run(
     else:
         by_id = {c.id: c for c in claims}
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures: dict[Future[Verdict], _Task] = {pool.submit(_search, t): t for ts in plan.values() for t in ts}
+            futures: dict[Future[Any], _Task] = {pool.submit(_search, t): t for ts in plan.values() for t in ts}
             for future in as_completed(futures):
                 task = futures[future]
                 done[task] = future.result()

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky, HypothesisException
 
 from verify.case import Case
+from verify.certificates import CertificateSummary, Certification, summarize
 from verify.claims import Claim
 from verify.numerics import Slack
 from verify.profiles import search_settings
@@ -154,3 +155,34 @@ def search_claim(
         examples=known,
         replay=lambda case: replay_command(claim.id, case, dtype, device),
     )
+
+
+CERTIFY_EXAMPLES = {"quick": 20, "dev": 20, "ci": 20, "nightly": 200}
+
+
+def certify_claim(
+    claim: Claim, *, profile: str = "quick", max_examples: int | None = None, seed: int = DEFAULT_SEED
+) -> CertificateSummary | None:
+    """Certificates for cases drawn with every assumption met (float64, CPU).
+
+    A certificate that fails (its matrix inequality is violated) is a counterexample for
+    its scope and is shrunk like any other; margins inside the error bound and solver
+    trouble count as inconclusive.
+    """
+    if claim.certify is None:
+        return None
+    certify = claim.certify
+    certs: list[Certification] = []
+
+    def check(case: Case) -> Slack:
+        cert = certify(case.to(torch.float64))
+        certs.append(cert)
+        if cert.holds is None:
+            return Slack.skip(f"certificate inconclusive ({cert.status})")
+        return Slack(0.0, cert.margin, cert.margin, cert.error_bound, max(1.0, abs(cert.margin)))
+
+    budget = max_examples if max_examples is not None else CERTIFY_EXAMPLES.get(profile, 20)
+    verdict = falsify(claim.strategy(), check, settings=search_settings(profile, budget), seed=seed)
+    if not certs:
+        return None
+    return summarize(certs, verdict.counterexample, verdict.seconds)  # type: ignore[arg-type]

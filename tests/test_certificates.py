@@ -1,0 +1,128 @@
+"""Certificates: they certify what holds, refuse what does not, and catch broken solves."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from properties.ff import certify_relu_prox, check_relu_prox
+from properties.norm import certify_ball_relaxation, check_ball_relaxation
+from verify import certificates as C
+from verify import convex
+from verify.attention import attention_kernel
+from verify.case import Case
+from verify.feedforward import ff_energy, ff_step
+from verify.runner import run
+
+
+def _t(x):
+    return torch.tensor(x, dtype=torch.float64)
+
+
+def test_ff_certificate_settles_both_ways():
+    good = C.ff_descent(Case(M=_t([[0.5, 0.2], [0.2, -0.9]])))
+    assert good.holds is True and good.level == "certified-all" and good.margin > 0
+    bad = C.ff_descent(Case(M=_t([[-2.0]])))
+    assert bad.holds is False and bad.margin == pytest.approx(-1.0)
+    boundary = C.ff_descent(Case(M=_t([[-1.0]])))
+    assert boundary.holds is None, "a margin of exactly 0 cannot be certified in floating point"
+
+
+def test_tied_mlp_certificate():
+    V = _t([[1.0, 2.0], [0.0, 1.0]])
+    limit = 2 / float(torch.linalg.matrix_norm(V, 2)) ** 2
+    assert C.tied_mlp(Case(V=V, t=0.9 * limit)).holds is True
+    assert C.tied_mlp(Case(V=V, t=1.1 * limit)).holds is False
+
+
+def test_attention_certificate_and_its_metamorphic_checks():
+    g = torch.Generator().manual_seed(1)
+    Y, A = torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(3, 3, generator=g, dtype=torch.float64)
+    cert = C.attention_surrogate(Case(Y=Y, W=A @ A.T, rho="neg_exp", a=1.0))
+    assert cert.holds is True and cert.status == "optimal"
+    assert cert.measures["qp_forms_disagree"] < 1e-7
+    assert cert.measures["spectral_vs_direct"] < 1e-12
+    assert 0 < cert.measures["fraction"] <= 1 + 1e-9
+    too_long = C.attention_surrogate(Case(Y=Y * 0.05, W=A @ A.T, rho="neg_exp", a=3.5))
+    assert too_long.holds is False
+
+
+def test_wrong_sign_in_the_qp_is_caught():
+    """min tr(W Y^T (-L) Y) is not a convex problem: the solve must say so, not return an optimum."""
+    g = torch.Generator().manual_seed(2)
+    Y, W = torch.randn(5, 2, generator=g, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
+    B = attention_kernel(Y, W)
+    L = (torch.diag(B.sum(-1)) - B).numpy()
+    value, _, certificate = convex.surrogate_minimum(L, W.numpy())
+    assert certificate.optimal and value == pytest.approx(0.0, abs=1e-9)
+    value, _, certificate = convex.surrogate_minimum(-L, W.numpy())
+    assert not certificate.optimal and "not convex" in certificate.status and math.isnan(value)
+
+
+def test_projection_onto_the_wrong_set_is_caught(monkeypatch):
+    """A 'projection' that forgets the centring constraint must fail the check and the certificate."""
+    import cvxpy as cp
+
+    def ball_only(y):
+        x = cp.Variable(len(y))
+        cp.Problem(cp.Minimize(cp.sum_squares(x - y) / 2), [cp.sum_squares(x) <= len(y)]).solve(solver=cp.CLARABEL)
+        return np.asarray(x.value), convex.Certificate("CLARABEL", "optimal", 0.0, 0.0, 1e-12)
+
+    case = Case(Y=_t([[3.0, 1.0, -2.0], [0.2, 0.1, 0.4]]), X=_t([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), t=1.0)
+    assert check_ball_relaxation(case).ok and certify_ball_relaxation(case).holds is True
+    monkeypatch.setattr(convex, "centred_ball_projection", ball_only)
+    assert not check_ball_relaxation(case).ok
+    assert certify_ball_relaxation(case).holds is False
+
+
+def test_wrong_prox_is_caught(monkeypatch):
+    """A prox solved with the gradient's sign flipped must not certify relu(Y M + 1 b^T)."""
+    real = convex.nonneg_prox
+    case = Case(Y=_t([[0.5, -1.0], [2.0, 0.3]]), M=_t([[0.2, 0.1], [0.1, -0.4]]), b=_t([0.3, -0.2]))
+    assert check_relu_prox(case).ok and certify_relu_prox(case).holds is True
+    monkeypatch.setattr(convex, "nonneg_prox", lambda G, Y: real(-G, Y))
+    assert not check_relu_prox(case).ok
+    assert certify_relu_prox(case).holds is False
+
+
+def test_solver_trouble_is_inconclusive_never_a_pass():
+    cert = C.Certification("certified-instance", "x", "y", margin=1.0, error_bound=0.0, status="optimal_inaccurate")
+    assert cert.holds is None
+
+
+def _our_worst_change(L, t):
+    """max over unit gradients of E_ff(Y - t G) - E_ff(Y), from verify.feedforward, with I - M = diag(0, .., L)."""
+    M = torch.diag(_t([1.0, 1.0 - L / 2, 1.0 - L]))
+    worst = -math.inf
+    for u in torch.eye(3, dtype=torch.float64):
+        y = _t([0.3, -0.2, 0.5])
+        b = y @ (torch.eye(3, dtype=torch.float64) - M) - u  # grad E_ff(Y) = 1 u^T for Y = 1 y^T (n = 1)
+        Y = y[None]
+        change = ff_energy(ff_step(Y, M, b, t), M, b) - ff_energy(Y, M, b)
+        worst = max(worst, float(change))
+    return worst
+
+
+@pytest.mark.parametrize("fraction", [0.25, 0.5, 0.9, 1.5])
+@pytest.mark.parametrize("L", [1.0, 2.5])
+def test_pepit_agrees_with_the_ff_certificate(L, fraction):
+    pytest.importorskip("PEPit")
+    from verify.pep import pepit_worst_step_change
+
+    t = fraction * 2 / L
+    ours = _our_worst_change(L, t)
+    assert ours == pytest.approx(-t * (1 - t * L / 2), abs=1e-12)
+    assert pepit_worst_step_change(L, t) == pytest.approx(ours, abs=1e-6)
+
+
+def test_run_reports_certified_evidence():
+    result = run(ids=["FF-DESCENT", "ATT-SURROGATE-DESCENT", "ATT-DESCENT"], max_examples=30, workers=1)
+    claims = {c["id"]: c for c in result.to_json()["claims"]}
+    assert claims["FF-DESCENT"]["evidence"] == "certified-all"
+    cert = claims["ATT-SURROGATE-DESCENT"]["certificate"]
+    assert claims["ATT-SURROGATE-DESCENT"]["evidence"] == "certified-instance"
+    assert cert["solver"] == "CLARABEL" and cert["certified"] > 0 and cert["refuted"] == 0
+    assert cert["fraction_of_best_decrease"]
+    assert claims["ATT-DESCENT"]["evidence"] == "sampled" and claims["ATT-DESCENT"]["certificate"] is None
+    assert "## Certificates" in result.to_markdown()
