@@ -16,6 +16,7 @@ from verify.attention import (
     attention_step,
     attention_weights,
     key_bias_softmax,
+    pairwise_rounding_scale,
     pairwise_sq_dists,
     postnorm_softmax_step,
     regularized_energy,
@@ -30,7 +31,7 @@ from verify.case import Case
 from verify.claims import Claim
 from verify.layers import attention_block
 from verify.norm import centre_features, layer_norm, rms_norm
-from verify.numerics import Slack, descent_slack, identity_slack, inequality_slack
+from verify.numerics import Slack, descent_slack, identity_slack, inequality_slack, sensitivity
 from verify.rho import NEG_EXP, get
 
 SOURCE = "Yang, Huang, Wipf 2022, attention as MM (spec: ATT)"
@@ -49,8 +50,9 @@ def _n_terms(Y: torch.Tensor) -> int:
 
 
 def _logit_scale(Y: torch.Tensor, W: torch.Tensor) -> float:
-    """Largest |logit| (and |q|) of a softmax over Y W Y^T: its relative rounding."""
-    return float((Y @ W @ Y.mT).abs().max() + w_norms(Y, W).abs().max())
+    """Largest term |y_i|^T |W| |y_j| behind a logit of Y W Y^T (and q/2): the softmax's relative rounding."""
+    A = Y.abs()
+    return float((A @ W.abs() @ A.mT).max() * 1.5)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -60,7 +62,7 @@ def check_majorize(case: Case) -> Slack:
     """E_att(Y) <= S(Y; Y0)."""
     Y0, Y, W, rho = case.tensor("Y0"), case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
     beta0 = attention_kernel(Y0, W, rho).abs()
-    change = (beta0 * (pairwise_sq_dists(Y, W).abs() + pairwise_sq_dists(Y0, W).abs())).sum() / 2
+    change = (beta0 * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y0, W))).sum() / 2
     scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y0, W, rho) + change
     return inequality_slack(
         attention_energy(Y, W, rho), surrogate(Y, Y0, W, rho),
@@ -73,15 +75,18 @@ def check_surrogate_descent(case: Case) -> Slack:
     Y, W, a, rho = case.tensor("Y"), case.tensor("W"), case.number("a"), get(str(case["rho"]))
     Y1 = attention_step(Y, W, a, rho)
     beta = attention_kernel(Y, W, rho).abs()
-    scale = (beta * (pairwise_sq_dists(Y, W).abs() + pairwise_sq_dists(Y1, W).abs())).sum() / 2
+    scale = (beta * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y1, W))).sum() / 2
     return inequality_slack(
         0.0, surrogate_decrease(Y, Y1, W, rho), dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y)
     )
 
 
-def _energy_descent(case: Case, Y1: torch.Tensor, rho=NEG_EXP) -> Slack:
+def _energy_descent(case: Case, Y1: torch.Tensor, rho=NEG_EXP, logits: float = 0.0) -> Slack:
+    """E_att(Y1) <= E_att(Y); Y1 came from a softmax over logits of size `logits`, whose rounding
+    (relative eps (1 + logits) in Y1) moves E_att(Y1) by up to that times sum |grad| |Y1|."""
     Y, W = case.tensor("Y"), case.tensor("W")
-    scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y1, W, rho)
+    moved = sensitivity(lambda Z: attention_energy(Z, W, rho), Y1) * (1 + logits)
+    scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y1, W, rho) + moved
     return descent_slack(
         attention_energy(Y, W, rho), attention_energy(Y1, W, rho),
         dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y),
@@ -90,8 +95,9 @@ def _energy_descent(case: Case, Y1: torch.Tensor, rho=NEG_EXP) -> Slack:
 
 def check_descent(case: Case) -> Slack:
     """E_att(T_a Y) <= E_att(Y)."""
-    rho = get(str(case["rho"]))
-    return _energy_descent(case, attention_step(case.tensor("Y"), case.tensor("W"), case.number("a"), rho), rho)
+    Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
+    logits = float(pairwise_sq_dists(Y, W).abs().max()) / 2
+    return _energy_descent(case, attention_step(Y, W, case.number("a"), rho), rho, logits)
 
 
 def check_softmax_keybias(case: Case) -> Slack:
@@ -110,7 +116,8 @@ def check_softmax_equal_norms(case: Case) -> Slack:
 
 def check_softmax_descent(case: Case) -> Slack:
     """E_att(softmax(Y W Y^T) Y) <= E_att(Y), rho = -exp(-z)."""
-    return _energy_descent(case, softmax_step(case.tensor("Y"), case.tensor("W")))
+    Y, W = case.tensor("Y"), case.tensor("W")
+    return _energy_descent(case, softmax_step(Y, W), logits=_logit_scale(Y, W))
 
 
 def check_postnorm_descent(case: Case) -> Slack:
@@ -118,7 +125,7 @@ def check_postnorm_descent(case: Case) -> Slack:
     Y, W = case.tensor("Y"), case.tensor("W")
     if bool((w_norms(Y, W) <= 0).any() or (w_norms(softmax_step(Y, W), W) <= 0).any()):
         return Slack.skip("renormalisation undefined: a row has W-norm <= 0")
-    return _energy_descent(case, postnorm_softmax_step(Y, W))
+    return _energy_descent(case, postnorm_softmax_step(Y, W), logits=_logit_scale(Y, W))
 
 
 def check_layer_equiv(case: Case) -> Slack:

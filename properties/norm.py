@@ -40,10 +40,7 @@ def _nearest(norm: Callable[[torch.Tensor], torch.Tensor], case: Case, centred: 
     Y, X = case.tensor("Y"), case.tensor("X")
     d = Y.shape[-1]
     Z = norm(Y)
-    try:
-        competitors = [norm(X + torch.arange(d, dtype=Y.dtype, device=Y.device)), norm(Z + 0.01 * X)]
-    except ValueError:
-        return Slack.skip("competitor off the domain (constant row)")
+    competitors = [rival.to(Y.dtype) for rival in _competitors(norm, X.double(), Z.double(), centred)]
     kappa = _kappa(Y, centred)
     size = float((Y.abs().sum(-1) ** 2).max()) + d * kappa
     n_terms = d * Y.shape[-2]
@@ -60,6 +57,18 @@ def _nearest(norm: Callable[[torch.Tensor], torch.Tensor], case: Case, centred: 
             lhs, rhs = centred_sphere_distance_identity(rival, Y)
             slacks.append(identity_slack(lhs, rhs, scale=size, n_terms=n_terms))
     return worst(*slacks)
+
+
+def _competitors(norm: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, Z: torch.Tensor,
+                 centred: bool) -> list[torch.Tensor]:
+    """Points on the set, built in float64 from well-conditioned rows (kappa <= 100): a far
+    one, N(x), and a near one, N(N(y) + 0.01 x). They are the check's yardsticks, so their
+    own rounding must not enter the verdict."""
+    fallback = torch.arange(X.shape[-1], dtype=X.dtype, device=X.device)
+    rows = centre_features(X) if centred else X
+    conditioned = (X.abs().amax(-1) <= 100 * torch.linalg.vector_norm(rows, dim=-1))[..., None]
+    far = norm(torch.where(conditioned, X, fallback))
+    return [far, norm(Z + 0.01 * torch.where(conditioned, X, fallback))]
 
 
 def check_ln_projection(case: Case) -> Slack:

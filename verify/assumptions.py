@@ -158,3 +158,38 @@ def rms_domain() -> Assumption:
     def holds(c: Case) -> bool:
         return bool((np.abs(_rows(c)).max(axis=-1) > 0).all())
     return Assumption("y != 0", holds, untestable="RMS(0) raises ValueError: every point of the sphere is equally near")
+
+
+def pair_positive() -> Assumption:
+    def holds(c: Case) -> bool:
+        return lmin_sym(_np(c, "P")) > 0 and lmin_sym(_np(c, "Q")) > 0
+    return Assumption("P, Q > 0", holds, untestable="f and h are defined with P, Q > 0; the strategies draw no other")
+
+
+def _lmax(M: np.ndarray) -> float:
+    return float(np.linalg.eigvalsh((M + M.T) / 2)[-1])
+
+
+def pair_step() -> Assumption:
+    def holds(c: Case) -> bool:
+        return 0 < c.number("t") < 2 / max(_lmax(_np(c, "P")), _lmax(_np(c, "Q")))
+    return Assumption("0 < t < 2 / max(lmax P, lmax Q)", holds,
+                      untestable="each half-step is a descent on its own term only in this range; outside it the claim is void")
+
+
+def pair_step_sum() -> Assumption:
+    def holds(c: Case) -> bool:
+        return 0 < c.number("t") < 2 / _lmax(_np(c, "P") + _np(c, "Q"))
+    return Assumption("t < 2 / lmax(P + Q)", holds, untestable="C_t is undefined (or negative) outside it")
+
+
+def pair_apollonius() -> Assumption:
+    def holds(c: Case) -> bool:
+        P, Q, t = _np(c, "P"), _np(c, "Q"), c.number("t")
+        denominator = lmin_sym(P) * (1 - t * _lmax(P + Q) / 2)
+        if denominator <= 0:
+            return False  # C_t undefined: the condition cannot be met
+        C = _lmax(Q) / denominator
+        y, a, cc = _np(c, "y"), _np(c, "a"), _np(c, "c")
+        return bool(np.linalg.norm(y - a) > C * np.linalg.norm(y - cc))
+    return Assumption("||y - a|| / ||y - c|| > C_t", holds, {"point": "mixed"})

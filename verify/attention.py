@@ -54,16 +54,24 @@ def attention_energy(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
     return rho.value(pairwise_sq_dists(Y, W) / 2).sum((-2, -1))
 
 
-def attention_energy_scale(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
-    """Magnitude of the terms behind E_att: sum_ij |rho| + |rho'| (|q_i| + |q_j|) / 2.
+def pairwise_rounding_scale(Y: Tensor, W: Tensor) -> Tensor:
+    """|y_i|^T |W| |y_j| summed the way dist2_ij = q_i + q_j - 2 G_ij is, on centred tokens: the
+    size of the terms each distance is computed from, so its rounding is eps times this, not
+    eps |dist2_ij| (large tokens in W's near-null space cancel to a small distance)."""
+    A = centre(Y).abs()
+    G = A @ sym(W).abs() @ A.mT
+    q = G.diagonal(dim1=-2, dim2=-1)
+    return q[..., :, None] + q[..., None, :] + 2 * G
 
-    The second part is the rounding of each distance (computed from q_i + q_j - 2 G_ij)
-    carried through rho; tolerances for E_att are proportional to it.
+
+def attention_energy_scale(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
+    """Magnitude of the terms behind E_att: sum_ij |rho| + |rho'| ((|q_i| + |q_j|) / 2 + |dist2_ij|).
+
+    The second part is the rounding of each distance carried through rho; tolerances for
+    E_att are proportional to it.
     """
     d2 = pairwise_sq_dists(Y, W)
-    q = w_norms(centre(Y), W).abs()
-    spread = (q[..., :, None] + q[..., None, :]) / 2 + d2.abs()
-    return (rho.value(d2 / 2).abs() + rho.deriv(d2 / 2).abs() * spread).sum((-2, -1))
+    return (rho.value(d2 / 2).abs() + rho.deriv(d2 / 2).abs() * pairwise_rounding_scale(Y, W)).sum((-2, -1))
 
 
 def attention_kernel(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from verify import validate
-from verify.numerics import Slack, descent_slack, identity_slack, tolerance
+from verify.numerics import Slack, descent_slack, identity_slack, sensitivity, tolerance
 from verify.profiles import EXAMPLES, search_settings
 from verify.search import DEFAULT_SEED, falsify
 from verify.strategies import log_uniform, matrices, sizes
@@ -88,12 +88,6 @@ def _gradient(energy: Energy, Y: Tensor) -> Tensor | None:
     return grad
 
 
-def _sensitivity(energy: Energy, Y: Tensor) -> float:
-    """sum |grad E(Y)| |Y|: how much rounding the input moves E (0 if not differentiable)."""
-    grad = _gradient(energy, Y)
-    return 0.0 if grad is None else float((grad.abs() * Y.abs()).sum())
-
-
 def _settings(max_examples: int | None) -> object:
     if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
         raise ValueError(f"max_examples must be a positive integer, got {max_examples!r}")
@@ -154,7 +148,7 @@ def check_descent(
         Y = _as_input(Y0, dt, dev)
         Y1 = _output("step", step(Y), Y)
         before, after = _energy_value(energy, Y), _energy_value(energy, Y1)
-        scale = abs(float(before)) + abs(float(after)) + _sensitivity(energy, Y) + _sensitivity(energy, Y1)
+        scale = abs(float(before)) + abs(float(after)) + sensitivity(energy, Y) + sensitivity(energy, Y1)
         return descent_slack(before, after, dtype=dt, scale=scale, n_terms=Y.numel())
 
     return _search("check_descent", check, inputs, max_examples, seed, dt, dev)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 Expected = Literal["holds", "refuted"]
 
-FAMILIES = ("att", "ff", "norm")
+FAMILIES = ("att", "ff", "norm", "layer", "paper")
 
 
 
@@ -40,6 +40,7 @@ class Claim:
     examples:    known cases by the assumption they violate (None: all met); the spec's
                  small counterexamples live here as regression examples
     proof:       a short note where the spec gives a proof sketch
+    explanation: for the report, what fails and why (expected-refuted claims)
     certify:     case -> Certification, where the claim reduces to a matrix inequality or a
                  convex sub-problem (verify.certificates)
     """
@@ -56,6 +57,7 @@ class Claim:
     conjecture: bool = False
     examples: Mapping[str | None, tuple[Case, ...]] = field(default_factory=dict)
     proof: str = ""
+    explanation: str = ""
     certify: Callable[[Case], Certification] | None = None
 
     def assumption(self, name: str) -> Assumption:

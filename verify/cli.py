@@ -14,8 +14,9 @@ from verify import validate
 from verify.case import Case
 from verify.claims import registry
 from verify.numerics import Slack
+from verify.plots import plot_curves
 from verify.profiles import EXAMPLES
-from verify.report import render_markdown, summary_table, to_json, write, write_atomic
+from verify.report import CURVES_PNG, render_markdown, summary_table, to_json, write, write_atomic
 from verify.runner import ClaimRun, RunResult, run, select
 from verify.search import DEFAULT_SEED
 
@@ -45,6 +46,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"interrupted: {out / 'latest.md'} is unchanged; progress so far in {out / 'partial.md'}", file=sys.stderr)
         return 130
     report = to_json(result)
+    report["meta"]["plot"] = None
+    if result.curves:
+        picture = plot_curves(result.curves, out / CURVES_PNG)
+        report["meta"]["plot"] = picture.name if picture else None
     json_path, md_path = write(report, out)
     for stale in (out / "partial.json", out / "partial.md"):
         stale.unlink(missing_ok=True)

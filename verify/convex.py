@@ -144,3 +144,20 @@ def surrogate_minimum(L: np.ndarray, W: np.ndarray) -> tuple[float, float, Certi
     residual = float(np.abs((L @ Zv) * w[None, :]).max())
     certificate = Certificate("CLARABEL", status, optimum, max(optimum, 0.0), residual)
     return optimum, float(forms.value) if second == cp.OPTIMAL else math.nan, certificate
+
+
+def quadratic_pair_minimum(P: np.ndarray, a: np.ndarray, Q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, Certificate]:
+    """argmin_y (1/2)(y - a)^T P (y - a) + (1/2)(y - c)^T Q (y - c), P, Q > 0 (Clarabel).
+
+    KKT: P (y - a) + Q (y - c) = 0; the objective is strongly convex with modulus lmin(P + Q).
+    """
+    y = cp.Variable(len(a))
+    objective = cp.quad_form(y - a, cp.psd_wrap(P)) / 2 + cp.quad_form(y - c, cp.psd_wrap(Q)) / 2
+    problem = cp.Problem(cp.Minimize(objective))
+    status = _solve(problem, cp.CLARABEL)
+    if status != cp.OPTIMAL or y.value is None:
+        return np.full(len(a), np.nan), Certificate("CLARABEL", status, math.nan, math.nan, math.inf)
+    yv = np.asarray(y.value)
+    modulus = float(np.linalg.eigvalsh(P + Q)[0])
+    residual = float(np.abs(P @ (yv - a) + Q @ (yv - c)).max()) / max(modulus, 1e-300)
+    return yv, Certificate("CLARABEL", status, float(problem.value), 0.0, residual)

@@ -20,6 +20,7 @@ margin divided by `scale` is the dimensionless slack the reports show.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -76,6 +77,17 @@ class Slack:
     @staticmethod
     def skip(reason: str) -> Slack:
         return Slack(math.nan, math.nan, math.nan, math.nan, math.nan, undecided=reason)
+
+
+def sensitivity(energy: Callable[[Tensor], Tensor], Y: Tensor) -> float:
+    """sum |grad E(Y)| |Y| (autograd): how much a relative perturbation of Y's entries, such
+    as the rounding of the step that computed Y, moves E. 0 where E is not differentiable."""
+    Z = Y.detach().clone().requires_grad_(True)
+    try:
+        (grad,) = torch.autograd.grad(energy(Z).sum(), Z)
+    except RuntimeError:
+        return 0.0
+    return float((grad.abs() * Z.detach().abs()).sum())
 
 
 def _finite_or_skip(*values: float) -> str | None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tabulate import tabulate
 
 from verify.case import Case
+from verify.plots import sparkline
 from verify.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ def claim_json(run: ClaimRun) -> dict[str, Any]:
         "matches": run.matches,
         "conjecture": c.conjecture,
         "proof": c.proof or None,
+        "explanation": c.explanation or None,
         "evidence": run.evidence,
         "cases": sum(v.examples for v in run.verdicts.values()),
         "worst_slack": _number(head.worst_slack) if head else None,
@@ -146,6 +148,8 @@ def to_json(result: RunResult) -> dict[str, Any]:
             "could_not_run": result.skipped,
         },
         "claims": [claim_json(c) for c in result.claims],
+        "curves": result.curves,
+        "rates": result.rates,
     }
 
 
@@ -294,10 +298,62 @@ def render_markdown(report: dict[str, Any]) -> str:
                                    f"{r['max']:.3f}"] for r in rows],
                                  headers=["step a", "cases", "median", "min", "max"], tablefmt="github"), ""]
 
+    out += _curves_section(report)
+    out += _paper_section(claims, report.get("rates", {}))
+
     proofs = [c for c in claims if c["proof"]]
     if proofs:
         out += ["## Proof notes", ""] + [f"- {c['id']}: {c['proof']}" for c in proofs] + [""]
     return "\n".join(out)
+
+
+CURVES_PNG = "energy_curves.png"
+RATE_NAMES = {
+    "attention_sublayer": "attention sublayer raised its own energy",
+    "ffn_sublayer": "FFN sublayer raised its own energy",
+    "layer_total": "a layer raised the total energy",
+    "trajectories_with_a_rising_layer": "trajectories with some rising layer",
+    "final_below_start": "total after 12 layers below the start",
+}
+
+
+def _curves_section(report: dict[str, Any]) -> list[str]:
+    curves = report.get("curves") or {}
+    if not curves:
+        return []
+    out = ["## Energy curves", "",
+           "Energy per sublayer (attention and FFN alternating, 12 layers, weights shared across depth), batch mean "
+           "over 64 synthetic inputs (n = 16, d = 8): the set-up of the paper's Figure 5. Each sublayer's descent "
+           "on its own energy is asserted (LAYER-ENERGY-CURVE); the total is shown, not asserted.", ""]
+    if report["meta"].get("plot"):
+        out += [f"![energy curves]({report['meta']['plot']})", ""]
+    else:
+        out += ["(matplotlib is not installed: sparklines only; `pip install -e .[plots]` for the picture)", ""]
+    rows = []
+    for model, series in curves.items():
+        for name, values in series.items():
+            rows.append([model, name, sparkline(values), f"{values[0]:.4g}", f"{values[-1]:.4g}"])
+    out += [tabulate(rows, headers=["model", "energy", "per sublayer", "start", "end"], tablefmt="github"), ""]
+    return out
+
+
+def _paper_section(claims: list[dict[str, Any]], rates: dict[str, dict[str, float]]) -> list[str]:
+    paper = [c for c in claims if c["family"] == "PAPER"]
+    if not paper:
+        return []
+    out = ["## The paper's experiment model", "",
+           "Its energies and forward pass, implemented from the formulas (never from its code). What fails, "
+           "and the fix:", ""]
+    for c in paper:
+        out += [f"- **{c['id']}** ({c['verdict']}, expected {c['expected']}): {c['statement']}."
+                + (f" {c['explanation']}" if c["explanation"] else "")]
+    out += [""]
+    if rates:
+        names = list(rates)
+        rows = [[RATE_NAMES.get(k, k), *[f"{rates[m][k]:.1%}" for m in names]] for k in rates[names[0]]]
+        out += ["How often, over 64 inputs x 12 layers:", ""]
+        out += [tabulate(rows, headers=["", *names], tablefmt="github"), ""]
+    return out
 
 
 # --- files ---------------------------------------------------------------------------------------

@@ -174,9 +174,11 @@ def equal_w_norm_rows(Z: np.ndarray, W: np.ndarray, r: float) -> np.ndarray:
     """
     S = (W + W.T) / 2
     lam, U = np.linalg.eigh(S)
-    if np.max(np.abs(lam)) < 1e-12:
+    size = np.max(np.abs(lam))
+    if size < 1e-12:
         return r * _unit_rows(Z)
-    s, j = (1.0, int(np.argmax(lam))) if lam[-1] > 0 else (-1.0, int(np.argmin(lam)))
+    # the sign with a clearly nonzero eigenvalue: a +1e-17 top eigenvalue of a negative W is rounding
+    s, j = (1.0, int(np.argmax(lam))) if lam[-1] > 1e-9 * size else (-1.0, int(np.argmin(lam)))
     u, lu = U[:, j], abs(lam[j])
     rows = []
     for z in Z:
@@ -197,6 +199,7 @@ def token_matrices(draw: st.DrawFn, kind: str, n: int, d: int, W: np.ndarray | N
     free:          entries in [-3, 3]
     coincident:    free tokens shrunk by a factor in [1e-3, 1] (nearly coincident tokens)
     nonneg:        entries in [0, 3]
+    negative:      entries in [-3, 0]
     equal-norms:   equal q_i = y_i^T sym(W) y_i (needs W)
     rms:           rows of norm sqrt(d)
     heterogeneous: rows with norms spread over two decades
@@ -210,6 +213,8 @@ def token_matrices(draw: st.DrawFn, kind: str, n: int, d: int, W: np.ndarray | N
         return draw(matrices(n, d)) * draw(log_uniform(1e-3, 1.0))
     if kind == "nonneg":
         return np.abs(draw(matrices(n, d)))
+    if kind == "negative":
+        return -np.abs(draw(matrices(n, d)))
     if kind == "equal-norms":
         assert W is not None, "equal-norms tokens need W"
         return equal_w_norm_rows(draw(matrices(n, d)), W, draw(reals(0.1, 3.0)))
@@ -349,7 +354,8 @@ def attention_layer_cases(
 
 @cache
 def ff_matrices(kind: str, d: int) -> st.SearchStrategy[np.ndarray]:
-    """M of a named kind: lmin>=-1, below-minus-one (just below and far below), symmetric, asymmetric."""
+    """M of a named kind: lmin>=-1, below-minus-one (just below and far below), expansive (spectrum in
+    [1.2, 3]: the FF step spreads tokens apart), symmetric, asymmetric."""
     if kind == "lmin>=-1":
         return spectral(d, st.one_of(st.just(-1.0), reals(-1.0, 3.0)))
     if kind == "below-minus-one":
@@ -366,6 +372,8 @@ def ff_matrices(kind: str, d: int) -> st.SearchStrategy[np.ndarray]:
         return build()
     if kind == "symmetric":
         return spectral(d, reals(-3.0, 3.0))
+    if kind == "expansive":
+        return spectral(d, reals(1.2, 3.0))
     if kind == "asymmetric":
         return with_antisymmetric(spectral(d, reals(-1.0, 3.0)), d)
     raise ValueError(f"unknown M kind {kind!r}")
@@ -430,3 +438,71 @@ def norm_cases(draw: st.DrawFn, tokens: str = "free+offset", scale: str = "posit
     X = draw(matrices(n_, d_))
     t = draw(log_uniform(1e-3, 1e3))
     return Case(Y=Y, X=X, t=t if scale == "positive" else -t)
+
+
+# --- heterogeneous layers (spec LAYER) ----------------------------------------------------------
+
+
+@st.composite
+def pair_cases(draw: st.DrawFn, isotropic: str = "no", point: str = "mixed") -> Case:
+    """Case(P, a, Q, c, t, y) for alternating descent on two quadratics.
+
+    P, Q > 0 (isotropic: p I, q I); t = f 2 / max(lmax P, lmax Q), f in (0, 1); y free, or
+    near the segment [a, c] where the half-steps disagree, or (point='boundary', isotropic)
+    just inside or outside the ball where the f-step raises f + h, or (point='apollonius')
+    close enough to c that ||y - a|| / ||y - c|| > C_t.
+    """
+    d = draw(st.integers(1, 3))
+    if isotropic == "yes":
+        p, q = draw(reals(0.1, 3.0)), draw(reals(0.1, 3.0))
+        P, Q = p * np.eye(d), q * np.eye(d)
+    else:
+        P, Q = draw(spectral(d, reals(0.1, 3.0))), draw(spectral(d, reals(0.1, 3.0)))
+    a, c = draw(matrices(1, d))[0], draw(matrices(1, d))[0]
+    top = max(np.linalg.eigvalsh(P)[-1], np.linalg.eigvalsh(Q)[-1])
+    t = draw(reals(0.01, 0.99)) * 2.0 / top
+    u = _unit_rows(draw(matrices(1, d, 1.0)))[0]
+    kind = draw(st.sampled_from(["free", "segment"])) if point == "mixed" else point
+    if kind == "free":
+        y = draw(matrices(1, d))[0]
+    elif kind == "segment":
+        y = a + draw(reals(0.0, 1.0)) * (c - a) + draw(reals(0.0, 0.3)) * u
+    elif kind == "boundary":
+        g = Q[0, 0] / ((2 - t * P[0, 0]) * (P[0, 0] + Q[0, 0]))
+        o, r = a + g * (c - a), g * np.linalg.norm(c - a)
+        y = o + r * (1 + draw(st.sampled_from([-1.0, 1.0])) * draw(log_uniform(1e-3, 0.5))) * u
+    elif kind == "apollonius":
+        lmax = lambda A: np.linalg.eigvalsh(A)[-1]  # noqa: E731
+        C = lmax(Q) / (np.linalg.eigvalsh(P)[0] * (1 - t * lmax(P + Q) / 2))
+        y = c + draw(reals(0.01, 0.99)) * np.linalg.norm(c - a) / (C + 1) * u
+    else:
+        raise ValueError(f"unknown point kind {kind!r}")
+    return Case(P=P, a=a, Q=Q, c=c, t=t, y=y)
+
+
+@st.composite
+def full_layer_cases(draw: st.DrawFn, depth: int = 1) -> Case:
+    """Case(Y, W, a, rho, M, b[, depth]): an attention step then an FF step, each meeting its own
+    assumptions (W >= 0, a in [0, 2] with rho = -exp(-z); M symmetric with lmin(M) >= -1)."""
+    base = draw(attention_cases(weight="psd", tokens="free+coincident", rho="exp", step="kernel"))
+    d = base.tensor("Y").shape[1]
+    M = draw(st.one_of(ff_matrices("lmin>=-1", d), ff_matrices("expansive", d)))
+    fields = dict(base, M=M, b=draw(matrices(1, d))[0])
+    if depth > 1:
+        fields["depth"] = depth
+    return Case(**fields)
+
+
+# --- the paper's experiment model (spec PAPER-CODE) -------------------------------------------------
+
+
+@st.composite
+def paper_cases(draw: st.DrawFn, tokens: str = "free+heterogeneous", n: tuple[int, int] = (2, 8), d: tuple[int, int] = (1, 4)) -> Case:
+    """Case(Y, V, A, b): tokens, the attention factor V (M = V^T V) and the FFN factor A (U = clip(A A^T))."""
+    n_, d_ = draw(sizes(n, d))
+    return Case(
+        Y=draw(token_matrices(draw(st.sampled_from(tokens.split("+"))), n_, d_)),
+        V=draw(matrices(d_, d_, 1.5)),
+        A=draw(matrices(d_, d_, 1.5)),
+        b=draw(matrices(1, d_))[0],
+    )

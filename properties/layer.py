@@ -1,0 +1,200 @@
+"""LAYER: heterogeneous layers and alternating descent (spec section LAYER)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from verify import assumptions as A
+from verify import convex
+from verify import strategies as S
+from verify.alternating import (
+    cycle,
+    cycle_fixed_point,
+    fixed_point_bias,
+    gradient_step,
+    joint_minimiser,
+    pair_energy,
+    region_ball,
+    region_change,
+)
+from verify.attention import attention_energy, attention_energy_scale, attention_step
+from verify.case import Case
+from verify.claims import Claim
+from verify.curves import energy_curve
+from verify.feedforward import ff_energy, ff_energy_scale, linear_layer
+from verify.numerics import Slack, descent_slack, identity_slack, worst
+
+SOURCE = "Yang, Huang, Wipf 2022, heterogeneous layers (spec: LAYER)"
+
+
+def _pair(case: Case) -> tuple[torch.Tensor, ...]:
+    return case.tensor("P"), case.tensor("a"), case.tensor("Q"), case.tensor("c")
+
+
+def _pair_scale(y: torch.Tensor, case: Case) -> float:
+    P, a, Q, c = _pair(case)
+    absq = lambda v, M: float((v.abs() * (M.abs() @ v.abs())).sum())  # noqa: E731
+    return absq(y - a, P) + absq(y - c, Q) + absq(y, P) + absq(y, Q)
+
+
+def _half_step_descent(case: Case, y: torch.Tensor, y1: torch.Tensor) -> Slack:
+    P, a, Q, c = _pair(case)
+    return descent_slack(pair_energy(y, P, a, Q, c), pair_energy(y1, P, a, Q, c), dtype=y.dtype,
+                         scale=_pair_scale(y, case) + _pair_scale(y1, case), n_terms=y.numel() ** 2)
+
+
+def check_sum_monotone(case: Case) -> Slack:
+    """(f + h) does not rise under the f-step, nor under the h-step that follows."""
+    P, a, Q, c = _pair(case)
+    y, t = case.tensor("y"), case.number("t")
+    y1 = gradient_step(y, P, a, t)
+    y2 = gradient_step(y1, Q, c, t)
+    return worst(_half_step_descent(case, y, y1), _half_step_descent(case, y1, y2))
+
+
+def _loglog_slope(ts: list[float], values: list[float]) -> float:
+    x, z = np.log(ts), np.log(values)
+    return float(np.polyfit(x, z, 1)[0])
+
+
+def check_fixed_point(case: Case) -> Slack:
+    """y_inf is the cycle's fixed point, the cycle contracts to it, y_inf - y* is the predicted
+    bias, y* is cvxpy's argmin of f + h, and over t -> 0 the bias is Theta(t) (log-log slope 1)
+    and the energy gap Theta(t^2) (slope 2)."""
+    P, a, Q, c = _pair(case)
+    t = case.number("t")
+    eye = torch.eye(P.shape[-1], dtype=P.dtype, device=P.device)
+    y_inf, y_star = cycle_fixed_point(P, a, Q, c, t), joint_minimiser(P, a, Q, c)
+    size = float(y_inf.abs().max() + a.abs().max() + c.abs().max())
+    kappa = float(torch.linalg.cond(P + Q - t * Q @ P))
+    slacks = [
+        identity_slack(cycle(y_inf, P, a, Q, c, t), y_inf, scale=size * (1 + float(P.abs().sum() + Q.abs().sum()))),
+        identity_slack(y_inf - y_star, fixed_point_bias(P, a, Q, c, t), scale=size * kappa),
+    ]
+    rho = float(torch.linalg.eigvals((eye - t * Q) @ (eye - t * P)).abs().max())
+    slacks.append(Slack(rho, 1.0, 1.0 - rho, 0.0, 1.0, relation="<"))
+    solved, certificate = convex.quadratic_pair_minimum(*(v.detach().cpu().double().numpy() for v in (P, a, Q, c)))
+    if certificate.optimal:
+        agree = identity_slack(torch.as_tensor(solved, dtype=y_star.dtype), y_star, scale=size)
+        slacks.append(dataclasses.replace(agree, tol=max(agree.tol, certificate.accuracy * max(1.0, size))))
+    if float(torch.linalg.vector_norm(a - c)) > 1e-3 and y_star.dtype == torch.float64:
+        top = float(torch.linalg.eigvalsh(P + Q)[-1])
+        ts = [1e-3 / top * 2.0**-k for k in range(6)]
+        bias = [float(torch.linalg.vector_norm(cycle_fixed_point(P, a, Q, c, s) - y_star)) for s in ts]
+        gap = [float(pair_energy(cycle_fixed_point(P, a, Q, c, s), P, a, Q, c) - pair_energy(y_star, P, a, Q, c)) for s in ts]
+        if min(bias) > 0 and min(gap) > 0:
+            for slope, expected in ((_loglog_slope(ts, bias), 1.0), (_loglog_slope(ts, gap), 2.0)):
+                slacks.append(Slack(abs(slope - expected), 0.02, 0.02 - abs(slope - expected), 0.0, 1.0, relation="<="))
+    return worst(*slacks)
+
+
+def check_region(case: Case) -> Slack:
+    """One f-step changes f + h by t p (1 - t p/2)(p + q)(r^2 - ||y - o||^2): computed both ways;
+    and on points drawn just inside / outside the ball, the sign says which side."""
+    P, a, Q, c = _pair(case)
+    y, t = case.tensor("y"), case.number("t")
+    p, q = float(P[0, 0]), float(Q[0, 0])
+    y1 = gradient_step(y, P, a, t)
+    direct = pair_energy(y1, P, a, Q, c) - pair_energy(y, P, a, Q, c)
+    predicted = region_change(y, a, c, p, q, t)
+    scale = _pair_scale(y, case) + _pair_scale(y1, case)
+    exact = identity_slack(direct.reshape(1), predicted.reshape(1), scale=scale, n_terms=y.numel() ** 2)
+    o, r = region_ball(a, c, p, q, t)
+    inside = float(torch.linalg.vector_norm(y - o)) < float(r)
+    side = direct if inside else -direct  # > 0 inside (rises), < 0 outside (falls)
+    sign = descent_slack(0.0, float(side), dtype=y.dtype, scale=scale, n_terms=y.numel() ** 2)
+    sign = dataclasses.replace(sign, lhs=0.0, rhs=float(side), margin=float(side), relation=">= (side)")
+    return worst(exact, sign)
+
+
+def check_apollonius(case: Case) -> Slack:
+    """||y - a|| / ||y - c|| > C_t implies the f-step lowers f + h."""
+    P, a, Q, c = _pair(case)
+    y, t = case.tensor("y"), case.number("t")
+    return _half_step_descent(case, y, gradient_step(y, P, a, t))
+
+
+def _sum_energy(case: Case, Y: torch.Tensor) -> tuple[torch.Tensor, float]:
+    W, M, b = case.tensor("W"), case.tensor("M"), case.tensor("b")
+    return attention_energy(Y, W) + ff_energy(Y, M, b), float(attention_energy_scale(Y, W) + ff_energy_scale(Y, M, b))
+
+
+def check_full_sum(case: Case) -> Slack:
+    """E_att + E_ff at FF(ATT(Y)) <= at Y."""
+    Y, W, M, b, a = case.tensor("Y"), case.tensor("W"), case.tensor("M"), case.tensor("b"), case.number("a")
+    Y2 = linear_layer(attention_step(Y, W, a), M, b)
+    (before, s0), (after, s1) = _sum_energy(case, Y), _sum_energy(case, Y2)
+    return descent_slack(before, after, dtype=Y.dtype, scale=s0 + s1, n_terms=Y.numel() * Y.shape[-2])
+
+
+def check_energy_curve(case: Case) -> Slack:
+    """In a weight-shared model of `depth` layers each sublayer lowers its own energy at every depth."""
+    Y, W, M, b, a = case.tensor("Y"), case.tensor("W"), case.tensor("M"), case.tensor("b"), case.number("a")
+    depth = int(case.number("depth"))
+    curve = energy_curve(
+        [lambda Z: attention_step(Z, W, a), lambda Z: linear_layer(Z, M, b)] * depth,
+        {"attention": lambda Z: attention_energy(Z, W), "ff": lambda Z: ff_energy(Z, M, b)},
+        Y,
+    )
+    scale = float(attention_energy_scale(Y, W) + ff_energy_scale(Y, M, b))
+    att, ff = curve.values["attention"], curve.values["ff"]
+    slacks = [descent_slack(att[k], att[k + 1], dtype=Y.dtype, scale=scale + abs(float(att[k])), n_terms=Y.numel() * 4)
+              for k in range(0, 2 * depth, 2)]
+    slacks += [descent_slack(ff[k], ff[k + 1], dtype=Y.dtype, scale=scale + abs(float(ff[k])), n_terms=Y.numel() * 4)
+               for k in range(1, 2 * depth, 2)]
+    return worst(*slacks)
+
+
+def _pair_case(P, a, Q, c, t, y) -> Case:
+    return Case(P=np.array(P, float), a=np.array(a, float), Q=np.array(Q, float), c=np.array(c, float), t=t, y=np.array(y, float))
+
+
+POSITIVE = A.pair_positive()
+STEP = A.pair_step()
+SPEC_EXAMPLE = _pair_case([[1.0]], [0.0], [[1.0]], [1.0], 0.5, [0.25])
+
+CLAIMS = (
+    Claim(
+        id="LAYER-SUM-NOT-MONOTONE", family="LAYER",
+        statement="f + h does not rise along alternating f-steps and h-steps (each a descent on its own term)",
+        source=SOURCE, assumptions=(POSITIVE, STEP), cases=S.pair_cases, check=check_sum_monotone,
+        expected="refuted", examples={None: (SPEC_EXAMPLE,)},
+        explanation="Each half-step lowers its own quadratic, yet the sum rises: in the limit 2-cycle one of the "
+        "half-steps always raises f + h. Spec example d = 1, p = q = 1, a = 0, c = 1, t = 0.5, y = 0.25: 0.3125 -> 0.390625.",
+    ),
+    Claim(
+        id="LAYER-ALT-FIXED-POINT", family="LAYER",
+        statement="the cycle converges to y_inf = (P + Q - t Q P)^{-1} (P a + Q c - t Q P a); "
+        "y_inf - y* = t (P + Q - t Q P)^{-1} Q P (y* - a) = Theta(t), energy gap Theta(t^2)",
+        source=SOURCE, assumptions=(POSITIVE, STEP), cases=S.pair_cases, check=check_fixed_point,
+    ),
+    Claim(
+        id="LAYER-ALT-REGION", family="LAYER",
+        statement="P = pI, Q = qI: one f-step raises f + h exactly inside the open ball B(a + g (c - a), g ||c - a||), "
+        "g = q / ((2 - t p)(p + q))",
+        source=SOURCE, assumptions=(POSITIVE, STEP), cases=S.pair_cases,
+        params={"isotropic": "yes", "point": "boundary"}, check=check_region,
+    ),
+    Claim(
+        id="LAYER-APOLLONIUS", family="LAYER",
+        statement="||y - a|| / ||y - c|| > C_t = lmax(Q) / (lmin(P) (1 - t lmax(P + Q) / 2)) implies the f-step lowers f + h",
+        source=SOURCE, assumptions=(POSITIVE, A.pair_apollonius(), A.pair_step_sum()), cases=S.pair_cases,
+        params={"point": "apollonius"}, check=check_apollonius,
+    ),
+    Claim(
+        id="LAYER-FULL-SUM-DESCENT", family="LAYER",
+        statement="E_att + E_ff decreases across a full layer FF(ATT(Y))",
+        source=SOURCE, assumptions=(), cases=S.full_layer_cases, check=check_full_sum, expected="refuted",
+        explanation="Each sublayer lowers its own energy (ATT-DESCENT, FF-DESCENT), but the FF step is blind to E_att "
+        "and the attention step to E_ff: their sum can rise across the layer.",
+    ),
+    Claim(
+        id="LAYER-ENERGY-CURVE", family="LAYER",
+        statement="in a weight-shared 6-layer model meeting the ATT and FF assumptions each sublayer lowers its own "
+        "energy at every depth (the sum is plotted, not asserted)",
+        source=SOURCE, assumptions=(), cases=S.full_layer_cases, params={"depth": 6}, check=check_energy_curve,
+    ),
+)
