@@ -25,6 +25,13 @@ def centre_features(Y: Tensor) -> Tensor:
     return Y - Y.mean(dim=-1, keepdim=True)
 
 
+def degenerate_rows(Y: Tensor) -> Tensor:
+    """Rows where LN is undefined in Y's dtype: P y is rounding noise (or d < 2)."""
+    if Y.shape[-1] < 2:
+        return torch.ones(Y.shape[:-1], dtype=torch.bool, device=Y.device)
+    return _degenerate_rows(torch.linalg.vector_norm(centre_features(Y), dim=-1), Y)
+
+
 def _degenerate_rows(norms: Tensor, Y: Tensor) -> Tensor:
     """Rows whose norm is rounding noise relative to the row's entries."""
     floor = 4 * torch.finfo(Y.dtype).eps * math.sqrt(Y.shape[-1]) * Y.abs().amax(-1)

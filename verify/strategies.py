@@ -460,6 +460,8 @@ def pair_cases(draw: st.DrawFn, isotropic: str = "no", point: str = "mixed") -> 
         P, Q = draw(spectral(d, reals(0.1, 3.0))), draw(spectral(d, reals(0.1, 3.0)))
     a, c = draw(matrices(1, d))[0], draw(matrices(1, d))[0]
     top = max(np.linalg.eigvalsh(P)[-1], np.linalg.eigvalsh(Q)[-1])
+    if point == "apollonius":  # C_t needs t < 2 / lmax(P + Q)
+        top = np.linalg.eigvalsh(P + Q)[-1]
     t = draw(reals(0.01, 0.99)) * 2.0 / top
     u = _unit_rows(draw(matrices(1, d, 1.0)))[0]
     kind = draw(st.sampled_from(["free", "segment"])) if point == "mixed" else point
