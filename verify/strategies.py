@@ -459,6 +459,8 @@ def pair_cases(draw: st.DrawFn, isotropic: str = "no", point: str = "mixed") -> 
     else:
         P, Q = draw(spectral(d, reals(0.1, 3.0))), draw(spectral(d, reals(0.1, 3.0)))
     a, c = draw(matrices(1, d))[0], draw(matrices(1, d))[0]
+    if point == "apollonius" and np.linalg.norm(c - a) < 1e-3:
+        c = a + np.eye(d)[0]  # the ratio condition needs c != a
     top = max(np.linalg.eigvalsh(P)[-1], np.linalg.eigvalsh(Q)[-1])
     if point == "apollonius":  # C_t needs t < 2 / lmax(P + Q)
         top = np.linalg.eigvalsh(P + Q)[-1]
