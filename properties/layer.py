@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import torch
@@ -24,7 +25,9 @@ from verify.attention import attention_energy, attention_energy_scale, attention
 from verify.case import Case
 from verify.claims import Claim
 from verify.curves import energy_curve
-from verify.feedforward import ff_energy, ff_energy_scale, linear_layer
+from verify.feedforward import ff_energy, ff_energy_scale, linear_layer, tied_mlp_layer
+from verify.layers import transformer_block
+from verify.norm import centre_features, layer_norm, rms_norm
 from verify.numerics import Slack, descent_slack, identity_slack, worst
 
 SOURCE = "Yang, Huang, Wipf 2022, heterogeneous layers (spec: LAYER)"
@@ -148,6 +151,33 @@ def check_energy_curve(case: Case) -> Slack:
     return worst(*slacks)
 
 
+def check_block_equiv(case: Case) -> Slack:
+    """The post-norm block N(Z + ffn(Z)), Z = N(Y + attention(Y)), equals N(mlp(N(T_a Y))), a = c / (1 + c),
+    with mlp(Y) = Y - t grad E_mlp(Y) = Y - t relu(Y V^T + 1 c^T) V."""
+    Y, W, c, t, V, cb = (case.tensor("Y"), case.tensor("W"), case.number("c"), case.number("t"),
+                         case.tensor("V"), case.tensor("cb"))
+    norm = layer_norm if case["norm"] == "layer_norm" else rms_norm
+    attention = (case.tensor("Wq"), case.tensor("Wk"), case.tensor("Wv"), case.tensor("Wo"))
+    ffn = (V.mT, cb, case.tensor("W2"), torch.zeros(V.shape[-1], dtype=Y.dtype, device=Y.device))
+    try:
+        inner = norm(attention_step(Y, W, c / (1 + c)))
+        outer_input = tied_mlp_layer(inner, V, cb, t)
+        unfolded = norm(outer_input)
+        standard = transformer_block(Y, attention, ffn, norm)
+    except ValueError:
+        return Slack.skip("norm undefined: a zero (RMS) or constant (LN) row")
+    kappa = 1.0
+    for rows in (attention_step(Y, W, c / (1 + c)), outer_input):
+        spread = centre_features(rows) if norm is layer_norm else rows
+        kappa *= 1 + float((rows.abs().amax(-1) / torch.linalg.vector_norm(spread, dim=-1)).max())
+    conditioning = float(torch.linalg.cond(attention[0][0]) * torch.linalg.cond(attention[2][0]))
+    A = Y.abs()
+    logits = float((A @ W.abs() @ A.mT).max())
+    step = 1 + t * float(torch.linalg.matrix_norm(V, 2)) ** 2 + t * float(cb.abs().max() * V.abs().sum(0).max())
+    scale = math.sqrt(Y.shape[-1]) * kappa * conditioning * (1 + c) * (1 + logits) * step
+    return identity_slack(standard, unfolded, scale=scale, n_terms=Y.numel() * len(attention[0]))
+
+
 def _pair_case(P, a, Q, c, t, y) -> Case:
     return Case(P=np.array(P, float), a=np.array(a, float), Q=np.array(Q, float), c=np.array(c, float), t=t, y=np.array(y, float))
 
@@ -190,6 +220,17 @@ CLAIMS = (
         source=SOURCE, assumptions=(), cases=S.full_layer_cases, check=check_full_sum, expected="refuted",
         explanation="Each sublayer lowers its own energy (ATT-DESCENT, FF-DESCENT), but the FF step is blind to E_att "
         "and the attention step to E_ff: their sum can rise across the layer.",
+    ),
+    Claim(
+        id="LAYER-BLOCK-EQUIV", family="LAYER",
+        statement="a post-norm block N(Z + relu(Z W1 + 1 b1^T) W2), Z = N(Y + sum_h softmax(Y Wq_h Wk_h^T Y^T) Y Wv_h Wo_h), "
+        "equals N(mlp(N(T_a Y))): an MM step on E_att, a norm projection, a gradient step on E_mlp, a projection",
+        source=SOURCE, assumptions=(A.weight_symmetric(), A.equal_w_norms(), A.value_scalar(), A.ffn_tied()),
+        cases=S.block_cases, params={"weight": "symmetric", "tokens": "equal-norms", "value": "scalar", "ffn": "tied"},
+        check=check_block_equiv,
+        explanation="Ties: every head has Wq_h Wk_h^T = W (symmetric) and Wv_h Wo_h = c_h I with sum c_h = c; "
+        "W1 = V^T, b1 = c, W2 = -t V, b2 = 0; equal W-norms. Then a = c / (1 + c) (ATT-LAYER-EQUIV) and the FFN is "
+        "FF-TIED-MLP's gradient step.",
     ),
     Claim(
         id="LAYER-ENERGY-CURVE", family="LAYER",

@@ -108,9 +108,10 @@ def equal_w_norms(tokens_key: str = "Y", weight_key: str = "W") -> Assumption:
 
 
 def value_scalar() -> Assumption:
-    """Wv Wo = c I with c >= 0."""
+    """Wv Wo = c I with c >= 0 (summed over heads when the weights are stacked per head)."""
     def holds(c: Case) -> bool:
         VO = _np(c, "Wv") @ _np(c, "Wo")
+        VO = VO.sum(0) if VO.ndim == 3 else VO
         return bool(np.abs(VO - c.number("c") * np.eye(len(VO))).max() <= 1e-10 * max(1.0, c.number("c")))
     return Assumption("Wv Wo = cI, c >= 0", holds, {"value": "generic"})
 
@@ -193,3 +194,10 @@ def pair_apollonius() -> Assumption:
         y, a, cc = _np(c, "y"), _np(c, "a"), _np(c, "c")
         return bool(np.linalg.norm(y - a) > C * np.linalg.norm(y - cc))
     return Assumption("||y - a|| / ||y - c|| > C_t", holds, {"point": "mixed"})
+
+
+def ffn_tied() -> Assumption:
+    """W1 = V^T, b1 = c, W2 = -t V, b2 = 0: the FFN is a gradient step on E_mlp."""
+    def holds(c: Case) -> bool:
+        return bool(np.abs(_np(c, "W2") + c.number("t") * _np(c, "V")).max() <= 1e-12 * max(1.0, np.abs(_np(c, "V")).max()))
+    return Assumption("W2 = -t W1^T (tied FFN)", holds, {"ffn": "untied"})

@@ -7,6 +7,8 @@ and `Wv` of `(d, v)`, `Wo` of `(v, d)`; `h` heads stack them as `(h, d, k)` etc.
     head(Y)      = softmax(Y Wq (Y Wk)^T) Y Wv Wo      (the 1/sqrt(k) scale lives in Wq)
     attention(Y) = sum over heads of head(Y)
     block(Y)     = norm(Y + attention(Y))              (post-norm)
+    ffn(Y)       = relu(Y W1 + 1 b1^T) W2 + 1 b2^T
+    transformer_block(Y) = norm(Z + ffn(Z)), Z = norm(Y + attention(Y))   (post-norm)
 """
 
 from __future__ import annotations
@@ -37,3 +39,17 @@ def attention_block(
 def torch_layer_norm(Y: Tensor, eps: float = 0.0) -> Tensor:
     """torch.nn.functional.layer_norm over the last dimension, no affine part."""
     return torch.nn.functional.layer_norm(Y, (Y.shape[-1],), eps=eps)
+
+
+def feed_forward(Y: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor) -> Tensor:
+    """relu(Y W1 + 1 b1^T) W2 + 1 b2^T."""
+    return torch.relu(Y @ W1 + b1[..., None, :]) @ W2 + b2[..., None, :]
+
+
+def transformer_block(
+    Y: Tensor, attention: tuple[Tensor, Tensor, Tensor, Tensor], ffn: tuple[Tensor, Tensor, Tensor, Tensor],
+    norm: Callable[[Tensor], Tensor],
+) -> Tensor:
+    """The post-norm block: Z = norm(Y + attention(Y)), then norm(Z + ffn(Z))."""
+    Z = attention_block(Y, *attention, norm)
+    return norm(Z + feed_forward(Z, *ffn))

@@ -510,3 +510,28 @@ def paper_cases(draw: st.DrawFn, tokens: str = "free+heterogeneous", n: tuple[in
         A=draw(matrices(d_, d_, 1.5)),
         b=draw(matrices(1, d_))[0],
     )
+
+
+@st.composite
+def block_cases(
+    draw: st.DrawFn, weight: str = "symmetric", tokens: str = "equal-norms", value: str = "scalar", ffn: str = "tied"
+) -> Case:
+    """A post-norm Transformer block with h heads sharing Wq_h Wk_h^T = W and Wv_h Wo_h = c_h I, and
+    an FFN tied as W1 = V^T, b1 = c, W2 = -t V, b2 = 0 ('tied') or with W2 perturbed ('untied')."""
+    layer = draw(attention_layer_cases(weight=weight, tokens=tokens, value=value))
+    d = layer.tensor("W").shape[0]
+    heads = draw(st.integers(1, 3))
+    shares = np.array(draw(st.lists(reals(0.1, 1.0), min_size=heads, max_size=heads)))
+    shares = shares / shares.sum()
+    stack = lambda key, scale: np.stack([layer.tensor(key).numpy() * s for s in scale])  # noqa: E731
+    k = draw(st.integers(1, 4))
+    V = draw(matrices(k, d, 2.0).filter(lambda V: np.abs(V).max() > 1e-3))
+    t = draw(reals(0.0, 1.0)) * 2.0 / np.linalg.norm(V, 2) ** 2
+    W2 = -t * V
+    if ffn == "untied":
+        W2 = W2 + draw(matrices(k, d, 1.0).filter(lambda E: np.abs(E).max() > 0.05))
+    return Case(
+        Y=layer["Y"], W=layer["W"], c=layer["c"], norm=layer["norm"],
+        Wq=stack("Wq", np.ones(heads)), Wk=stack("Wk", np.ones(heads)), Wv=stack("Wv", np.ones(heads)),
+        Wo=stack("Wo", shares), V=V, cb=draw(matrices(1, k))[0], t=t, W2=W2,
+    )
