@@ -30,7 +30,7 @@ from verify.attention import (
 from verify.case import Case
 from verify.claims import Claim
 from verify.layers import attention_block
-from verify.norm import centre_features, layer_norm, rms_norm
+from verify.norm import condition, layer_norm, rms_norm
 from verify.numerics import Slack, descent_slack, identity_slack, inequality_slack, sensitivity
 from verify.rho import NEG_EXP, get
 
@@ -133,10 +133,9 @@ def check_layer_equiv(case: Case) -> Slack:
     Y, W, c = case.tensor("Y"), case.tensor("W"), case.number("c")
     norm = layer_norm if case["norm"] == "layer_norm" else rms_norm
     unfolded = attention_step(Y, W, c / (1 + c))
-    rows = centre_features(unfolded) if norm is layer_norm else unfolded
-    kappa = float((unfolded.abs().amax(-1) / torch.linalg.vector_norm(rows, dim=-1)).max())
+    kappa = condition(unfolded, centred=norm is layer_norm)
     conditioning = float(torch.linalg.cond(case.tensor("Wq")) * torch.linalg.cond(case.tensor("Wv")))
-    scale = math.sqrt(Y.shape[-1]) * (1 + kappa) * conditioning * (1 + c) * (1 + _logit_scale(Y, W))
+    scale = math.sqrt(Y.shape[-1]) * kappa * conditioning * (1 + c) * (1 + _logit_scale(Y, W))
     try:
         standard = attention_block(Y, case.tensor("Wq"), case.tensor("Wk"), case.tensor("Wv"), case.tensor("Wo"), norm)
         reference = norm(unfolded)

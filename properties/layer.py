@@ -27,7 +27,7 @@ from verify.claims import Claim
 from verify.curves import energy_curve
 from verify.feedforward import ff_energy, ff_energy_scale, linear_layer, tied_mlp_layer
 from verify.layers import transformer_block
-from verify.norm import centre_features, layer_norm, rms_norm
+from verify.norm import condition, layer_norm, rms_norm
 from verify.numerics import Slack, descent_slack, identity_slack, worst
 
 SOURCE = "Yang, Huang, Wipf 2022, heterogeneous layers (spec: LAYER)"
@@ -166,10 +166,8 @@ def check_block_equiv(case: Case) -> Slack:
         standard = transformer_block(Y, attention, ffn, norm)
     except ValueError:
         return Slack.skip("norm undefined: a zero (RMS) or constant (LN) row")
-    kappa = 1.0
-    for rows in (attention_step(Y, W, c / (1 + c)), outer_input):
-        spread = centre_features(rows) if norm is layer_norm else rows
-        kappa *= 1 + float((rows.abs().amax(-1) / torch.linalg.vector_norm(spread, dim=-1)).max())
+    centred = norm is layer_norm
+    kappa = condition(attention_step(Y, W, c / (1 + c)), centred) * condition(outer_input, centred)
     conditioning = float(torch.linalg.cond(attention[0][0]) * torch.linalg.cond(attention[2][0]))
     A = Y.abs()
     logits = float((A @ W.abs() @ A.mT).max())

@@ -19,6 +19,7 @@ from verify.norm import (
     centre_features,
     centred_ball_projection,
     centred_sphere_distance_identity,
+    condition,
     degenerate_rows,
     layer_norm,
     rms_norm,
@@ -29,12 +30,6 @@ SOURCE = "Yang, Huang, Wipf 2022, layer normalization as projection (spec: NORM)
 TORCH_DEFAULT_EPS = 1e-5
 
 
-def _kappa(Y: torch.Tensor, centred: bool = True) -> float:
-    """1 + ||y||_inf / ||P y|| (||y|| for RMS), worst row: how rounding in y grows in N(y)."""
-    rows = centre_features(Y) if centred else Y
-    return 1.0 + float((Y.abs().amax(-1) / torch.linalg.vector_norm(rows, dim=-1)).max())
-
-
 def _nearest(norm: Callable[[torch.Tensor], torch.Tensor], case: Case, centred: bool) -> Slack:
     """N(y) lies on the set and is no farther from y than two competitors on the set:
     N(x) for a free x, and N(N(y) + 0.01 x) next to it."""
@@ -42,7 +37,7 @@ def _nearest(norm: Callable[[torch.Tensor], torch.Tensor], case: Case, centred: 
     d = Y.shape[-1]
     Z = norm(Y)
     competitors = [rival.to(Y.dtype) for rival in _competitors(norm, X.double(), Z.double(), centred)]
-    kappa = _kappa(Y, centred)
+    kappa = condition(Y, centred)
     size = float((Y.abs().sum(-1) ** 2).max()) + d * kappa
     n_terms = d * Y.shape[-2]
     on_sphere = identity_slack((Z**2).sum(-1), torch.full_like(Z[..., 0], float(d)), scale=d * kappa, n_terms=n_terms)
@@ -140,8 +135,8 @@ def check_scale_invariance(case: Case) -> Slack:
     if skip:
         return skip
     return worst(
-        identity_slack(layer_norm(t * Y), layer_norm(Y), scale=math.sqrt(d) * _kappa(Y), n_terms=d),
-        identity_slack(rms_norm(t * Y), rms_norm(Y), scale=math.sqrt(d) * _kappa(Y, centred=False), n_terms=d),
+        identity_slack(layer_norm(t * Y), layer_norm(Y), scale=math.sqrt(d) * condition(Y), n_terms=d),
+        identity_slack(rms_norm(t * Y), rms_norm(Y), scale=math.sqrt(d) * condition(Y, centred=False), n_terms=d),
     )
 
 
@@ -152,7 +147,7 @@ def check_torch_equiv(case: Case) -> Slack:
     skip = _ln_domain(Y)
     if skip:
         return skip
-    kappa = _kappa(Y)
+    kappa = condition(Y)
     exact = identity_slack(layer_norm(Y), torch_layer_norm(Y, eps=0.0), scale=math.sqrt(d) * kappa, n_terms=d)
     var = (centre_features(Y) ** 2).mean(-1)
     with_eps = (torch_layer_norm(Y, eps=TORCH_DEFAULT_EPS) ** 2).sum(-1)

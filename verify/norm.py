@@ -72,3 +72,10 @@ def centred_sphere_distance_identity(x: Tensor, Y: Tensor) -> tuple[Tensor, Tens
     lhs = ((x - Y) ** 2).sum(-1)
     rhs = ((x - centre_features(Y)) ** 2).sum(-1) + Y.shape[-1] * Y.mean(-1) ** 2
     return lhs, rhs
+
+
+def condition(Y: Tensor, centred: bool = True) -> float:
+    """kappa = 1 + max over rows of ||y||_inf / ||P y|| (||y|| for RMS): how much rounding in y
+    grows in N(y), the factor the spec scales LN tolerances by."""
+    rows = centre_features(Y) if centred else Y
+    return 1.0 + float((Y.abs().amax(-1) / torch.linalg.vector_norm(rows, dim=-1)).max())
