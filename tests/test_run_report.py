@@ -145,3 +145,12 @@ def test_counterexamples_are_stored_in_full_precision():
     for key, value in ablation.verdict.counterexample.items():
         if hasattr(value, "numpy"):
             assert np.array_equal(value.numpy(), again[key].numpy())
+
+
+def test_markdown_renders_stacked_head_weights():
+    """A counterexample with per-head weights (h, d, k) renders as a stack of matrices."""
+    from verify.report import _matrix_text
+
+    assert _matrix_text({"tensor": [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]}) == "[[1 2; 3 4] | [5 6; 7 8]]"
+    assert _matrix_text({"tensor": [[0.1, 0.25]]}) == "[0.1 0.25]"
+    assert _matrix_text({"tensor": [1.5, -2.0]}) == "[1.5 -2]"

@@ -176,11 +176,20 @@ def summary_table(report: dict[str, Any]) -> str:
     return tabulate(summary_rows(report), headers=["claim", "observed", "expected", "", "cases", "worst slack", "needed"])
 
 
+def _nested_text(rows: Any) -> str:
+    """[a b; c d] for a matrix, [[..] | [..]] for a stack of them, 6 significant digits."""
+    if not isinstance(rows, list):
+        return f"{rows:.6g}"
+    if not rows or not isinstance(rows[0], list):
+        return "[" + " ".join(f"{x:.6g}" for x in rows) + "]"
+    if isinstance(rows[0][0], list):
+        return "[" + " | ".join(_nested_text(r) for r in rows) + "]"
+    return "[" + "; ".join(" ".join(f"{x:.6g}" for x in row) for row in rows) + "]"
+
+
 def _matrix_text(value: Any) -> str:
     if isinstance(value, dict) and "tensor" in value:
-        rows = value["tensor"]
-        rows = rows if rows and isinstance(rows[0], list) else [rows]
-        return "[" + "; ".join(" ".join(f"{x:.6g}" for x in row) for row in rows) + "]"
+        return _nested_text(value["tensor"])
     return repr(value)
 
 
