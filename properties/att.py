@@ -133,7 +133,8 @@ def check_layer_equiv(case: Case) -> Slack:
     Y, W, c = case.tensor("Y"), case.tensor("W"), case.number("c")
     norm = layer_norm if case["norm"] == "layer_norm" else rms_norm
     unfolded = attention_step(Y, W, c / (1 + c))
-    kappa = condition(unfolded, centred=norm is layer_norm)
+    a = c / (1 + c)
+    kappa = condition(unfolded, norm is layer_norm, (1 - a) * Y.abs() + a * (attention_weights(Y, W) @ Y.abs()))
     conditioning = float(torch.linalg.cond(case.tensor("Wq")) * torch.linalg.cond(case.tensor("Wv")))
     scale = math.sqrt(Y.shape[-1]) * kappa * conditioning * (1 + c) * (1 + _logit_scale(Y, W))
     try:

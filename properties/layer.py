@@ -21,7 +21,7 @@ from verify.alternating import (
     region_ball,
     region_change,
 )
-from verify.attention import attention_energy, attention_energy_scale, attention_step, pairwise_sq_dists
+from verify.attention import attention_energy, attention_energy_scale, attention_step, attention_weights, pairwise_sq_dists
 from verify.case import Case
 from verify.claims import Claim
 from verify.feedforward import ff_energy, ff_energy_scale, linear_layer, tied_mlp_layer
@@ -164,8 +164,10 @@ def check_block_equiv(case: Case) -> Slack:
         standard = transformer_block(Y, attention, ffn, norm)
     except ValueError:
         return Slack.skip("norm undefined: a zero (RMS) or constant (LN) row")
-    centred = norm is layer_norm
-    kappa = condition(attention_step(Y, W, c / (1 + c)), centred) * condition(outer_input, centred)
+    centred, a = norm is layer_norm, c / (1 + c)
+    attention_terms = (1 - a) * Y.abs() + a * (attention_weights(Y, W) @ Y.abs())
+    mlp_terms = inner.abs() + t * (torch.relu(inner @ V.mT + cb).abs() @ V.abs())
+    kappa = condition(attention_step(Y, W, a), centred, attention_terms) * condition(outer_input, centred, mlp_terms)
     conditioning = float(torch.linalg.cond(attention[0][0]) * torch.linalg.cond(attention[2][0]))
     A = Y.abs()
     logits = float((A @ W.abs() @ A.mT).max())

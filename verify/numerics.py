@@ -141,11 +141,14 @@ def identity_slack(
     size = max(float(lhs.abs().max()), float(rhs.abs().max()))
     scale = max(scale if scale is not None else 0.0, size, float(torch.finfo(dtype).tiny))
     n = n_terms if n_terms is not None else lhs.shape[-1]
+    tol = tolerance(dtype, scale, n)
+    if 0 < size <= tol:
+        return Slack.skip(f"beyond {str(dtype).removeprefix('torch.')} precision (terms of size {scale:.2g})")
     return Slack(
         float(lhs.reshape(-1)[k]),
         float(rhs.reshape(-1)[k]),
         -float(diff.reshape(-1)[k]),
-        tolerance(dtype, scale, n),
+        tol,
         scale,
         relation="==",
     )
