@@ -372,6 +372,9 @@ def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file and a rename: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is for everyone to read
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
