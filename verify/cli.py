@@ -137,7 +137,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
+    argv = list(argv or [])
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["run", *argv]  # `python -m verify [run options]` is the main job
     args = parser().parse_args(argv)
-    if args.command is None:
-        args = parser().parse_args(["run", *(argv or [])])
     return args.handler(args)

@@ -110,7 +110,7 @@ def inequality_slack(
     tol = tolerance(dtype, scale, n_terms)
     if 0 < abs(lo) + abs(hi) <= tol:
         # the rounding of the terms exceeds both sides: the comparison says nothing either way
-        return Slack.skip(f"beyond {str(dtype).removeprefix('torch.')} precision (terms of size {scale:.2g})")
+        return Slack.skip(f"beyond {str(dtype).removeprefix('torch.')} precision: rounding of the terms exceeds both sides")
     return Slack(lo, hi, hi - lo, tol, scale)
 
 
@@ -143,7 +143,7 @@ def identity_slack(
     n = n_terms if n_terms is not None else lhs.shape[-1]
     tol = tolerance(dtype, scale, n)
     if 0 < size <= tol:
-        return Slack.skip(f"beyond {str(dtype).removeprefix('torch.')} precision (terms of size {scale:.2g})")
+        return Slack.skip(f"beyond {str(dtype).removeprefix('torch.')} precision: rounding of the terms exceeds both sides")
     return Slack(
         float(lhs.reshape(-1)[k]),
         float(rhs.reshape(-1)[k]),

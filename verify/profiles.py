@@ -12,6 +12,7 @@ always seeded (`verify.search`), so a profile without a database is reproducible
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
@@ -19,6 +20,25 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 SLOW_OK = (HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large)
 
 EXAMPLES = {"quick": 100, "dev": 100, "ci": 100, "nightly": 2000}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Cases per search in a run: the float64 reference search, each other dtype or device,
+    each ablation (one assumption dropped), and the certificate draws."""
+
+    reference: int
+    other: int
+    ablation: int
+    certificates: int
+
+
+BUDGETS = {
+    "quick": Budget(reference=100, other=50, ablation=60, certificates=20),
+    "dev": Budget(reference=100, other=50, ablation=60, certificates=20),
+    "ci": Budget(reference=100, other=50, ablation=60, certificates=20),
+    "nightly": Budget(reference=2000, other=2000, ablation=2000, certificates=200),
+}
 DATABASE_DIR = os.path.join(".hypothesis", "verify")
 
 settings.register_profile("dev", max_examples=EXAMPLES["dev"], deadline=None, suppress_health_check=SLOW_OK)

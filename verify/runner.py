@@ -30,6 +30,7 @@ from verify.assumptions import Assumption
 from verify.certificates import CertificateSummary
 from verify.claims import Claim, registry
 from verify.curves import paper_model, raise_rates, reference_model
+from verify.profiles import BUDGETS
 from verify.search import DEFAULT_SEED, certify_claim, search_claim
 from verify.verdict import Verdict
 
@@ -180,7 +181,7 @@ class _Task:
 def _search(task: _Task) -> Verdict | CertificateSummary | None:
     torch.set_num_threads(1)
     if task.certify:
-        return certify_claim(registry()[task.claim_id], profile=task.profile, seed=task.seed)
+        return certify_claim(registry()[task.claim_id], profile=task.profile, seed=task.seed, max_examples=task.max_examples)
     return search_claim(
         registry()[task.claim_id], violate=task.violate, dtype=validate.dtype("dtype", task.dtype),
         device=task.device, profile=task.profile, seed=task.seed, max_examples=task.max_examples,
@@ -221,17 +222,25 @@ def run(
             usable.append(device)
         except ValueError as err:
             result.skipped.append(f"device {device}: {err}")
+    budget = BUDGETS[profile] if profile in BUDGETS else None
+    if budget is None:
+        raise ValueError(f"profile must be one of {sorted(BUDGETS)}, got {profile!r}")
+    cases = lambda n: max_examples if max_examples is not None else n  # noqa: E731
     plan: dict[str, list[_Task]] = {}
     for claim in claims:
-        tasks = [_Task(claim.id, None, dev, dt, profile, seed, max_examples) for dev in usable for dt in names]
+        tasks = [
+            _Task(claim.id, None, dev, dt, profile, seed,
+                  cases(budget.reference if (dev, dt) == (usable[0], names[0]) else budget.other))
+            for dev in usable for dt in names
+        ]
         if ablate and usable and claim.expected == "holds":
             tasks += [
-                _Task(claim.id, a.name, usable[0], "float64", profile, seed, max_examples)
+                _Task(claim.id, a.name, usable[0], "float64", profile, seed, cases(budget.ablation))
                 for a in claim.assumptions
                 if not a.untestable
             ]
         if certify and claim.certify is not None:
-            tasks.append(_Task(claim.id, None, "cpu", "float64", profile, seed, None, certify=True))
+            tasks.append(_Task(claim.id, None, "cpu", "float64", profile, seed, cases(budget.certificates), certify=True))
         plan[claim.id] = tasks
     if not ablate:
         result.skipped.append("ablation: not requested (--no-ablate)")
@@ -267,7 +276,9 @@ def run(
     else:
         by_id = {c.id: c for c in claims}
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures: dict[Future[Any], _Task] = {pool.submit(_search, t): t for ts in plan.values() for t in ts}
+            # ablations first: they shrink counterexamples, the longest tasks, so none is left alone at the end
+            order = sorted((t for ts in plan.values() for t in ts), key=lambda t: t.violate is None)
+            futures: dict[Future[Any], _Task] = {pool.submit(_search, t): t for t in order}
             for future in as_completed(futures):
                 task = futures[future]
                 done[task] = future.result()
