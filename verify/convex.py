@@ -70,7 +70,7 @@ def nonneg_prox(G: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Certificate]:
     model = osqp.OSQP()
     model.setup(P=identity, q=(G - Y).reshape(-1), A=identity, l=np.zeros(n), u=np.full(n, np.inf),
                 eps_abs=1e-10, eps_rel=1e-10, polishing=True, max_iter=100_000, verbose=False)
-    result = model.solve()
+    result = model.solve(raise_error=False)  # a failed solve is a status, read below
     status = "optimal" if result.info.status == "solved" else str(result.info.status)
     if result.x is None or status != "optimal":
         return np.full(Y.shape, np.nan), Certificate("OSQP", status, math.nan, math.nan, math.inf)
