@@ -34,9 +34,9 @@ class Budget:
 
 
 BUDGETS = {
-    "quick": Budget(reference=100, other=50, ablation=60, certificates=20),
-    "dev": Budget(reference=100, other=50, ablation=60, certificates=20),
-    "ci": Budget(reference=100, other=50, ablation=60, certificates=20),
+    "quick": Budget(reference=100, other=40, ablation=50, certificates=20),
+    "dev": Budget(reference=100, other=40, ablation=50, certificates=20),
+    "ci": Budget(reference=100, other=40, ablation=50, certificates=20),
     "nightly": Budget(reference=2000, other=2000, ablation=2000, certificates=200),
 }
 DATABASE_DIR = os.path.join(".hypothesis", "verify")
