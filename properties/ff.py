@@ -15,6 +15,7 @@ from verify import strategies as S
 from verify.case import Case
 from verify.claims import Claim
 from verify.feedforward import (
+    displacement_jacobian,
     ff_energy,
     ff_energy_scale,
     ff_gradient,
@@ -75,7 +76,7 @@ def _plane(p: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 def check_no_energy(case: Case) -> Slack:
     """The displacement F(Y) = Y M + 1 b^T - Y is no gradient field.
 
-    Three computed pairs: ||J - J^T||_F (autograd) == sqrt(n) ||M - M^T||_F; the
+    Computed pairs: the autograd Jacobian J == I_n (x) (M^T - I); ||J - J^T||_F == sqrt(n) ||M - M^T||_F; the
     circulation around a circle (quadrature, exact for this trigonometric polynomial) ==
     pi r^2 (q^T J p - p^T J q); and in the plane of the top singular pair of J - J^T that
     circulation is nonzero (above its rounding floor).
@@ -91,7 +92,8 @@ def check_no_energy(case: Case) -> Slack:
     asym = torch.linalg.matrix_norm(J - J.mT)
     formula = math.sqrt(n) * torch.linalg.matrix_norm(M - M.mT)
     scale = float(J.abs().max()) * J.shape[0]
-    jac = identity_slack(asym.reshape(1), formula.reshape(1), scale=scale, n_terms=J.numel())
+    kron = identity_slack(J, displacement_jacobian(M, n), scale=float(J.abs().max()), n_terms=d)
+    jac = worst(kron, identity_slack(asym.reshape(1), formula.reshape(1), scale=scale, n_terms=J.numel()))
 
     def circulation(p: torch.Tensor, q: torch.Tensor, points: int = 8) -> torch.Tensor:
         theta = torch.arange(points, dtype=Y.dtype, device=Y.device) * (2 * math.pi / points)

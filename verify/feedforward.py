@@ -66,7 +66,7 @@ def displacement_jacobian(M: Tensor, n: int) -> Tensor:
     """Jacobian of vec(Y M + 1 b^T - Y) in row-major vec(Y): I_n (x) (M^T - I)."""
     eye_d = torch.eye(M.shape[-1], dtype=M.dtype, device=M.device)
     eye_n = torch.eye(n, dtype=M.dtype, device=M.device)
-    return torch.kron(eye_n, M.mT - eye_d)
+    return torch.kron(eye_n, (M.mT - eye_d).contiguous())
 
 
 def tied_mlp_energy(Y: Tensor, V: Tensor, c: Tensor) -> Tensor:
