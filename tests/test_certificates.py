@@ -72,7 +72,8 @@ def test_projection_onto_the_wrong_set_is_caught(monkeypatch):
     case = Case(Y=_t([[3.0, 1.0, -2.0], [0.2, 0.1, 0.4]]), X=_t([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), t=1.0)
     assert check_ball_relaxation(case).ok and certify_ball_relaxation(case).holds is True
     monkeypatch.setattr(convex, "centred_ball_projection", ball_only)
-    assert not check_ball_relaxation(case).ok
+    broken = check_ball_relaxation(case)
+    assert broken.undecided is None and not broken.ok
     assert certify_ball_relaxation(case).holds is False
 
 
@@ -82,7 +83,8 @@ def test_wrong_prox_is_caught(monkeypatch):
     case = Case(Y=_t([[0.5, -1.0], [2.0, 0.3]]), M=_t([[0.2, 0.1], [0.1, -0.4]]), b=_t([0.3, -0.2]))
     assert check_relu_prox(case).ok and certify_relu_prox(case).holds is True
     monkeypatch.setattr(convex, "nonneg_prox", lambda G, Y: real(-G, Y))
-    assert not check_relu_prox(case).ok
+    broken = check_relu_prox(case)
+    assert broken.undecided is None and not broken.ok
     assert certify_relu_prox(case).holds is False
 
 

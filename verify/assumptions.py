@@ -71,14 +71,6 @@ def weight_symmetric(key: str = "W") -> Assumption:
     return Assumption(f"{key} symmetric", lambda c: is_symmetric(_np(c, key)), {"weight": "asymmetric"})
 
 
-def weight_scalar_nonneg() -> Assumption:
-    """W = c I, c >= 0 (violated by c < 0)."""
-    def holds(c: Case) -> bool:
-        W = _np(c, "W")
-        return bool(np.allclose(W, W[0, 0] * np.eye(len(W)), rtol=0, atol=SYMMETRY_TOL) and W[0, 0] >= 0)
-    return Assumption("W = cI, c >= 0", holds, {"weight": "negative-scalar"})
-
-
 def rho_concave_nondecreasing() -> Assumption:
     def holds(c: Case) -> bool:
         r = get_rho(str(c["rho"]))

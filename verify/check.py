@@ -25,7 +25,7 @@ from torch import Tensor
 
 from verify import validate
 from verify.numerics import Slack, descent_slack, identity_slack, sensitivity, tolerance
-from verify.profiles import EXAMPLES, search_settings
+from verify.profiles import search_settings
 from verify.search import DEFAULT_SEED, falsify
 from verify.strategies import log_uniform, matrices, sizes
 from verify.verdict import Verdict
@@ -91,7 +91,7 @@ def _gradient(energy: Energy, Y: Tensor) -> Tensor | None:
 def _settings(max_examples: int | None) -> object:
     if max_examples is not None and (not isinstance(max_examples, int) or max_examples < 1):
         raise ValueError(f"max_examples must be a positive integer, got {max_examples!r}")
-    return search_settings("quick", max_examples or max(DEFAULT_EXAMPLES, EXAMPLES["quick"]))
+    return search_settings("quick", max_examples or DEFAULT_EXAMPLES)
 
 
 def _replay(function: str, Y: Tensor, dtype: torch.dtype, device: torch.device) -> str:
@@ -110,9 +110,12 @@ def _strategy(inputs: st.SearchStrategy | None) -> st.SearchStrategy:
     return inputs
 
 
-def _callable(name: str, f: object) -> None:
-    if not callable(f):
-        raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+def _arguments(dtype: object, device: object, **functions: object) -> tuple[torch.dtype, torch.device]:
+    """Each named function is callable, and dtype and device name real ones; else a clear error."""
+    for name, f in functions.items():
+        if not callable(f):
+            raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+    return validate.dtype("dtype", dtype), validate.device("device", device)
 
 
 def _search(
@@ -140,9 +143,7 @@ def check_descent(
 
     Tolerance: eps(dtype) times (|E(Y)| + |E(step Y)| + sum |grad E| |step Y|).
     """
-    _callable("step", step)
-    _callable("energy", energy)
-    dt, dev = validate.dtype("dtype", dtype), validate.device("device", device)
+    dt, dev = _arguments(dtype, device, step=step, energy=energy)
 
     def check(Y0: object) -> Slack:
         Y = _as_input(Y0, dt, dev)
@@ -168,9 +169,7 @@ def check_equivalence(
 
     Tolerance: eps(dtype) times the largest entry of f(Y), g(Y) and Y.
     """
-    _callable("f", f)
-    _callable("g", g)
-    dt, dev = validate.dtype("dtype", dtype), validate.device("device", device)
+    dt, dev = _arguments(dtype, device, f=f, g=g)
 
     def check(Y0: object) -> Slack:
         Y = _as_input(Y0, dt, dev)
@@ -228,9 +227,7 @@ def check_gradient_step(
     Across cases the fitted t must agree (within tolerance); a layer that is a gradient
     step with a different t at every input is not a gradient step.
     """
-    _callable("step", step)
-    _callable("energy", energy)
-    dt, dev = validate.dtype("dtype", dtype), validate.device("device", device)
+    dt, dev = _arguments(dtype, device, step=step, energy=energy)
     if step_size is not None:
         step_size = validate.scalar("step_size", step_size)
     fitted: list[tuple[float, float, Tensor]] = []

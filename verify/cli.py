@@ -15,7 +15,7 @@ from verify.case import Case
 from verify.claims import registry
 from verify.numerics import Slack
 from verify.plots import plot_curves
-from verify.profiles import EXAMPLES
+from verify.profiles import BUDGETS
 from verify.report import CURVES_PNG, render_markdown, summary_table, to_json, write, write_atomic
 from verify.runner import ClaimRun, RunResult, run, select
 from verify.search import DEFAULT_SEED
@@ -111,7 +111,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m verify", description=__doc__)
     sub = top.add_subparsers(dest="command")
     r = sub.add_parser("run", help="search every claim and write the report")
-    r.add_argument("--profile", default="quick", choices=sorted(EXAMPLES))
+    r.add_argument("--profile", default="quick", choices=sorted(BUDGETS))
     r.add_argument("--device", action="append", help="cpu or cuda (repeatable)")
     r.add_argument("--dtype", action="append", help="float64 or float32 (repeatable)")
     r.add_argument("--claims", action="append", help="glob pattern of claim ids, e.g. 'ATT-*' (repeatable)")

@@ -62,7 +62,8 @@ class Slack:
 
     @property
     def ok(self) -> bool:
-        return self.undecided is not None or self.margin >= -self.tol
+        """The relation was judged and holds (an undecided case is no pass)."""
+        return self.undecided is None and self.margin >= -self.tol
 
     @property
     def relative(self) -> float:

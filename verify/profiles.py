@@ -19,9 +19,6 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 SLOW_OK = (HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large)
 
-EXAMPLES = {"quick": 100, "dev": 100, "ci": 100, "nightly": 2000}
-
-
 @dataclass(frozen=True)
 class Budget:
     """Cases per search in a run: the float64 reference search, each other dtype or device,
@@ -41,10 +38,10 @@ BUDGETS = {
 }
 DATABASE_DIR = os.path.join(".hypothesis", "verify")
 
-settings.register_profile("dev", max_examples=EXAMPLES["dev"], deadline=None, suppress_health_check=SLOW_OK)
+settings.register_profile("dev", max_examples=BUDGETS["dev"].reference, deadline=None, suppress_health_check=SLOW_OK)
 settings.register_profile(
     "nightly",
-    max_examples=EXAMPLES["nightly"],
+    max_examples=BUDGETS["nightly"].reference,
     deadline=None,
     suppress_health_check=SLOW_OK,
     database=DirectoryBasedExampleDatabase(DATABASE_DIR),
@@ -62,11 +59,11 @@ def load_test_profile() -> str:
 
 def search_settings(profile: str, max_examples: int | None = None) -> settings:
     """Quiet, deadline-free settings for one claim search under a named profile."""
-    if profile not in EXAMPLES:
-        raise ValueError(f"profile must be one of {sorted(EXAMPLES)}, got {profile!r}")
+    if profile not in BUDGETS:
+        raise ValueError(f"profile must be one of {sorted(BUDGETS)}, got {profile!r}")
     database = DirectoryBasedExampleDatabase(DATABASE_DIR) if profile == "nightly" else None
     return settings(
-        max_examples=max_examples if max_examples is not None else EXAMPLES[profile],
+        max_examples=max_examples if max_examples is not None else BUDGETS[profile].reference,
         deadline=None,
         database=database,
         derandomize=False,

@@ -26,7 +26,7 @@ from verify.case import Case
 from verify.certificates import CertificateSummary, Certification, summarize
 from verify.claims import Claim
 from verify.numerics import Slack
-from verify.profiles import search_settings
+from verify.profiles import BUDGETS, search_settings
 from verify.verdict import Verdict
 
 T = TypeVar("T")
@@ -157,9 +157,6 @@ def search_claim(
     )
 
 
-CERTIFY_EXAMPLES = {"quick": 20, "dev": 20, "ci": 20, "nightly": 200}
-
-
 def certify_claim(
     claim: Claim, *, profile: str = "quick", max_examples: int | None = None, seed: int = DEFAULT_SEED
 ) -> CertificateSummary | None:
@@ -181,7 +178,7 @@ def certify_claim(
             return Slack.skip(f"certificate inconclusive ({cert.status})")
         return Slack(0.0, cert.margin, cert.margin, cert.error_bound, max(1.0, abs(cert.margin)))
 
-    budget = max_examples if max_examples is not None else CERTIFY_EXAMPLES.get(profile, 20)
+    budget = max_examples if max_examples is not None else BUDGETS[profile].certificates
     verdict = falsify(claim.strategy(), check, settings=search_settings(profile, budget), seed=seed)
     if not certs:
         return None
