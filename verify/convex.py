@@ -12,7 +12,11 @@ Clarabel for the second-order-cone projection and the quadratic programs.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -57,6 +61,21 @@ def _gap(problem: cp.Problem) -> float:
     return 0.0
 
 
+@contextlib.contextmanager
+def _c_stdout_silenced() -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null for the duration (C code ignores sys.stdout)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def nonneg_prox(G: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Certificate]:
     """argmin_{X >= 0} <G, X - Y> + (1/2) ||X - Y||^2 (with G = -Z, Y = 0: the orthant projection of Z).
 
@@ -70,7 +89,8 @@ def nonneg_prox(G: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Certificate]:
     model = osqp.OSQP()
     model.setup(P=identity, q=(G - Y).reshape(-1), A=identity, l=np.zeros(n), u=np.full(n, np.inf),
                 eps_abs=1e-10, eps_rel=1e-10, polishing=True, max_iter=100_000, verbose=False)
-    result = model.solve(raise_error=False)  # a failed solve is a status, read below
+    with _c_stdout_silenced():  # OSQP 1.x prints "Polishing not needed" from C even with verbose=False
+        result = model.solve(raise_error=False)  # a failed solve is a status, read below
     status = "optimal" if result.info.status == "solved" else str(result.info.status)
     if result.x is None or status != "optimal":
         return np.full(Y.shape, np.nan), Certificate("OSQP", status, math.nan, math.nan, math.inf)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -93,26 +94,149 @@ def sensitivity(energy: Callable[[Tensor], Tensor], Y: Tensor) -> float:
     return float((grad.abs() * Z.detach().abs()).sum())
 
 
-def _finite_or_skip(*values: float) -> str | None:
-    if all(math.isfinite(v) for v in values):
-        return None
-    return "non-finite value (overflow)"
+NON_FINITE = "non-finite value (overflow)"
+
+
+def _beyond(dtype: torch.dtype) -> str:
+    return f"beyond {str(dtype).removeprefix('torch.')} precision: rounding of the terms exceeds both sides"
+
+
+@dataclass(frozen=True)
+class Slacks:
+    """The slacks of a batch of cases, one entry per case (tensors of shape (B,), float64).
+
+    The fields mean what `Slack`'s do; `reason[k]` is 0 for a judged case and i > 0 for one
+    left undecided for `reasons[i - 1]`. `at(k)` is case k's `Slack`, exactly what the
+    one-case check gives (the one-case check is this with B = 1).
+    """
+
+    lhs: Tensor
+    rhs: Tensor
+    margin: Tensor
+    tol: Tensor
+    scale: Tensor
+    reason: Tensor
+    reasons: tuple[str, ...] = ()
+    relation: str = "<="
+
+    def __len__(self) -> int:
+        return self.margin.shape[0]
+
+    @property
+    def decided(self) -> Tensor:
+        return self.reason == 0
+
+    @property
+    def failing(self) -> Tensor:
+        """Judged cases whose relation misses by more than the tolerance."""
+        return self.decided & (self.margin < -self.tol)
+
+    @property
+    def relative(self) -> Tensor:
+        return torch.where(self.scale > 0, self.margin / self.scale, self.margin)
+
+    @property
+    def violation(self) -> Tensor:
+        """As `Slack.violation`, per case: -inf where undecided."""
+        excess = torch.where(self.scale > 0, (-self.margin - self.tol) / self.scale, -self.margin)
+        return torch.where(self.decided, excess, torch.full_like(excess, -math.inf))
+
+    def at(self, k: int) -> Slack:
+        if int(self.reason[k]) != 0:
+            return Slack.skip(self.reasons[int(self.reason[k]) - 1])
+        value = lambda t: float(t[k])  # noqa: E731
+        return Slack(value(self.lhs), value(self.rhs), value(self.margin), value(self.tol), value(self.scale), self.relation)
+
+    def undecided_counts(self) -> dict[str, int]:
+        counts = torch.bincount(self.reason.cpu(), minlength=len(self.reasons) + 1).tolist()
+        return {r: c for r, c in zip(self.reasons, counts[1:], strict=True) if c}
+
+    def skip_where(self, mask: Tensor, reason: str) -> Slacks:
+        """The same slacks with the cases in `mask` (not already undecided) left undecided for `reason`."""
+        reasons = self.reasons if reason in self.reasons else (*self.reasons, reason)
+        code = reasons.index(reason) + 1
+        new = torch.where(mask.to(self.reason.device) & self.decided, torch.full_like(self.reason, code), self.reason)
+        return dataclasses.replace(self, reason=new, reasons=reasons)
+
+
+def _judge(lhs: Tensor, rhs: Tensor, margin: Tensor, size: Tensor, scale: Tensor, *, dtype: torch.dtype,
+           n_terms: int, finite: Tensor, relation: str) -> Slacks:
+    """Tolerance and undecided codes: 1 non-finite, 2 beyond the dtype's precision (size <= tol)."""
+    tol = tolerance(dtype, 1.0, n_terms) * scale
+    reason = torch.zeros(margin.shape, dtype=torch.int64, device=margin.device)
+    reason = torch.where((size > 0) & (size <= tol), torch.full_like(reason, 2), reason)
+    reason = torch.where(finite, reason, torch.full_like(reason, 1))
+    return Slacks(lhs, rhs, margin, tol, scale, reason, (NON_FINITE, _beyond(dtype)), relation)
+
+
+def inequality_slacks(lhs: Tensor, rhs: Tensor, *, dtype: torch.dtype, scale: Tensor | float, n_terms: int = 1) -> Slacks:
+    """Slacks of `lhs <= rhs` per case: (B,) values computed in `dtype` from terms of size `scale`."""
+    lo = _float64(lhs)
+    lo, hi = torch.broadcast_tensors(lo, _float64(rhs).to(lo.device))
+    s = torch.as_tensor(scale, dtype=torch.float64, device=lo.device).expand_as(lo)
+    finite = torch.isfinite(lo) & torch.isfinite(hi) & torch.isfinite(s)
+    s = torch.maximum(torch.maximum(s.abs(), lo.abs()), torch.maximum(hi.abs(), torch.full_like(lo, torch.finfo(dtype).tiny)))
+    return _judge(lo, hi, hi - lo, lo.abs() + hi.abs(), s, dtype=dtype, n_terms=n_terms, finite=finite, relation="<=")
+
+
+def descent_slacks(before: Tensor, after: Tensor, *, dtype: torch.dtype, scale: Tensor | float, n_terms: int = 1) -> Slacks:
+    """Slacks of the descent `after <= before` per case."""
+    return inequality_slacks(after, before, dtype=dtype, scale=scale, n_terms=n_terms)
+
+
+def identity_slacks(lhs: Tensor, rhs: Tensor, *, scale: Tensor | float | None = None, n_terms: int | None = None) -> Slacks:
+    """Slacks of the elementwise identity `lhs == rhs` per case: dimension 0 is the batch, the
+    rest are compared entry by entry (the entries that differ most speak)."""
+    if lhs.shape != rhs.shape:
+        raise ValueError(f"identity between shapes {tuple(lhs.shape)} and {tuple(rhs.shape)}")
+    dtype = lhs.dtype if lhs.dtype.itemsize <= rhs.dtype.itemsize else rhs.dtype
+    L, R = lhs.reshape(lhs.shape[0], -1).double(), rhs.reshape(rhs.shape[0], -1).double()
+    B = L.shape[0]
+    if L.shape[1] == 0:
+        zero = torch.zeros(B, dtype=torch.float64, device=L.device)
+        return Slacks(zero, zero, zero, zero, zero + 1, torch.zeros(B, dtype=torch.int64, device=L.device), relation="==")
+    finite = torch.isfinite(L).all(1) & torch.isfinite(R).all(1)
+    diff = (L - R).abs()
+    k = diff.argmax(1, keepdim=True)
+    size = torch.maximum(L.abs().amax(1), R.abs().amax(1))
+    s = torch.zeros_like(size) if scale is None else torch.as_tensor(scale, dtype=torch.float64, device=L.device).expand_as(size)
+    s = torch.maximum(torch.maximum(s, size), torch.full_like(size, torch.finfo(dtype).tiny))
+    n = n_terms if n_terms is not None else lhs.shape[-1]
+    return _judge(L.gather(1, k)[:, 0], R.gather(1, k)[:, 0], -diff.gather(1, k)[:, 0], size, s,
+                  dtype=dtype, n_terms=n, finite=finite, relation="==")
+
+
+def worst_slacks(*slacks: Slacks) -> Slacks:
+    """Per case, the slack that fails most (or holds least); undecided only where all are
+    (then with the first one's reason), as `worst` does for one case."""
+    reasons: tuple[str, ...] = ()
+    for s in slacks:
+        reasons += tuple(r for r in s.reasons if r not in reasons)
+    recode = [torch.tensor([0] + [reasons.index(r) + 1 for r in s.reasons], device=s.reason.device) for s in slacks]
+    pick = torch.stack([s.violation for s in slacks]).argmax(0)
+    none = torch.stack([~s.decided for s in slacks]).all(0)
+    pick = torch.where(none, torch.zeros_like(pick), pick)
+    gather = lambda name: torch.stack([getattr(s, name) for s in slacks]).gather(0, pick[None])[0]  # noqa: E731
+    reason = torch.stack([r[s.reason] for r, s in zip(recode, slacks, strict=True)]).gather(0, pick[None])[0]
+    relations = {s.relation for s in slacks}
+    relation = relations.pop() if len(relations) == 1 else "mixed"
+    return Slacks(gather("lhs"), gather("rhs"), gather("margin"), gather("tol"), gather("scale"), reason, reasons, relation)
+
+
+def _float64(x: Tensor | float) -> Tensor:
+    """x as float64 (a Python float must not pass through float32 on its way)."""
+    return x.detach().double() if isinstance(x, Tensor) else torch.tensor(x, dtype=torch.float64)
+
+
+def _one(x: Tensor | float) -> Tensor:
+    return _float64(x).reshape(1)
 
 
 def inequality_slack(
     lhs: Tensor | float, rhs: Tensor | float, *, dtype: torch.dtype, scale: float, n_terms: int = 1
 ) -> Slack:
     """Slack of `lhs <= rhs`, two scalars computed in `dtype` from terms of size `scale`."""
-    lo, hi = float(lhs), float(rhs)
-    reason = _finite_or_skip(lo, hi, scale)
-    if reason:
-        return Slack.skip(reason)
-    scale = max(abs(scale), abs(lo), abs(hi), float(torch.finfo(dtype).tiny))
-    tol = tolerance(dtype, scale, n_terms)
-    if 0 < abs(lo) + abs(hi) <= tol:
-        # the rounding of the terms exceeds both sides: the comparison says nothing either way
-        return Slack.skip(f"beyond {str(dtype).removeprefix('torch.')} precision: rounding of the terms exceeds both sides")
-    return Slack(lo, hi, hi - lo, tol, scale)
+    return inequality_slacks(_one(lhs), _one(rhs), dtype=dtype, scale=float(scale), n_terms=n_terms).at(0)
 
 
 def descent_slack(
@@ -132,27 +256,8 @@ def identity_slack(
     """
     if lhs.shape != rhs.shape:
         raise ValueError(f"identity between shapes {tuple(lhs.shape)} and {tuple(rhs.shape)}")
-    dtype = lhs.dtype if lhs.dtype.itemsize <= rhs.dtype.itemsize else rhs.dtype
-    if not (torch.isfinite(lhs).all() and torch.isfinite(rhs).all()):
-        return Slack.skip("non-finite value (overflow)")
-    if lhs.numel() == 0:
-        return Slack(0.0, 0.0, 0.0, 0.0, 1.0, relation="==")
-    diff = (lhs.to(torch.float64) - rhs.to(torch.float64)).abs()
-    k = int(diff.argmax())
-    size = max(float(lhs.abs().max()), float(rhs.abs().max()))
-    scale = max(scale if scale is not None else 0.0, size, float(torch.finfo(dtype).tiny))
-    n = n_terms if n_terms is not None else lhs.shape[-1]
-    tol = tolerance(dtype, scale, n)
-    if 0 < size <= tol:
-        return Slack.skip(f"beyond {str(dtype).removeprefix('torch.')} precision: rounding of the terms exceeds both sides")
-    return Slack(
-        float(lhs.reshape(-1)[k]),
-        float(rhs.reshape(-1)[k]),
-        -float(diff.reshape(-1)[k]),
-        tol,
-        scale,
-        relation="==",
-    )
+    n = n_terms if n_terms is not None else (lhs.shape[-1] if lhs.ndim else 1)
+    return identity_slacks(lhs.detach()[None], rhs.detach()[None], scale=None if scale is None else float(scale), n_terms=n).at(0)
 
 
 def worst(*slacks: Slack) -> Slack:
