@@ -8,6 +8,7 @@ import torch
 
 from verify import assumptions as A
 from verify import certificates as C
+from verify import samplers as B
 from verify import strategies as S
 from verify.attention import (
     attention_energy,
@@ -28,10 +29,10 @@ from verify.attention import (
     w_norms,
 )
 from verify.case import Case
-from verify.claims import Claim
+from verify.claims import Claim, swept
 from verify.layers import attention_block
 from verify.norm import condition, layer_norm, rms_norm
-from verify.numerics import Slack, descent_slack, identity_slack, inequality_slack, sensitivity
+from verify.numerics import Slack, Slacks, descent_slacks, identity_slack, identity_slacks, inequality_slacks, sensitivity
 from verify.rho import NEG_EXP, get
 
 SOURCE = "Yang, Huang, Wipf 2022, attention as MM (spec: ATT)"
@@ -49,83 +50,81 @@ def _n_terms(Y: torch.Tensor) -> int:
     return Y.shape[-2] ** 2 * Y.shape[-1]
 
 
-def _logit_scale(Y: torch.Tensor, W: torch.Tensor) -> float:
-    """Largest term |y_i|^T |W| |y_j| behind a logit of Y W Y^T (and q/2): the softmax's relative rounding."""
+def _logit_scale(Y: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """Largest term |y_i|^T |W| |y_j| behind a logit of Y W Y^T (and q/2), per case: the softmax's relative rounding."""
     A = Y.abs()
-    return float((A @ W.abs() @ A.mT).max() * 1.5)
+    return (A @ W.abs() @ A.mT).amax((-2, -1)) * 1.5
 
 
-# --- checks ----------------------------------------------------------------------------------
+# --- checks (batched: every tensor has a leading batch dimension, see verify.sweep) -------------
 
 
-def check_majorize(case: Case) -> Slack:
+def slacks_majorize(case: Case) -> Slacks:
     """E_att(Y) <= S(Y; Y0)."""
     Y0, Y, W, rho = case.tensor("Y0"), case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
     beta0 = attention_kernel(Y0, W, rho).abs()
-    change = (beta0 * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y0, W))).sum() / 2
+    change = (beta0 * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y0, W))).sum((-2, -1)) / 2
     scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y0, W, rho) + change
-    return inequality_slack(
-        attention_energy(Y, W, rho), surrogate(Y, Y0, W, rho),
-        dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y),
+    return inequality_slacks(
+        attention_energy(Y, W, rho), surrogate(Y, Y0, W, rho), dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y)
     )
 
 
-def check_surrogate_descent(case: Case) -> Slack:
+def slacks_surrogate_descent(case: Case) -> Slacks:
     """S(T_a Y; Y) <= S(Y; Y), i.e. the surrogate decrease is >= 0."""
-    Y, W, a, rho = case.tensor("Y"), case.tensor("W"), case.number("a"), get(str(case["rho"]))
+    Y, W, a, rho = case.tensor("Y"), case.tensor("W"), case.tensor("a"), get(str(case["rho"]))
     Y1 = attention_step(Y, W, a, rho)
     beta = attention_kernel(Y, W, rho).abs()
-    scale = (beta * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y1, W))).sum() / 2
-    return inequality_slack(
-        0.0, surrogate_decrease(Y, Y1, W, rho), dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y)
-    )
+    scale = (beta * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y1, W))).sum((-2, -1)) / 2
+    decrease = surrogate_decrease(Y, Y1, W, rho)
+    return inequality_slacks(torch.zeros_like(decrease), decrease, dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y))
 
 
-def _energy_descent(case: Case, Y1: torch.Tensor, rho=NEG_EXP, logits: float = 0.0) -> Slack:
+def _energy_descent(case: Case, Y1: torch.Tensor, rho=NEG_EXP, logits: torch.Tensor | float = 0.0) -> Slacks:
     """E_att(Y1) <= E_att(Y); Y1 came from a softmax over logits of size `logits`, whose rounding
     (relative eps (1 + logits) in Y1) moves E_att(Y1) by up to that times sum |grad| |Y1|."""
     Y, W = case.tensor("Y"), case.tensor("W")
     moved = sensitivity(lambda Z: attention_energy(Z, W, rho), Y1) * (1 + logits)
     scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y1, W, rho) + moved
-    return descent_slack(
-        attention_energy(Y, W, rho), attention_energy(Y1, W, rho),
-        dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y),
+    return descent_slacks(
+        attention_energy(Y, W, rho), attention_energy(Y1, W, rho), dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y)
     )
 
 
-def check_descent(case: Case) -> Slack:
+def slacks_descent(case: Case) -> Slacks:
     """E_att(T_a Y) <= E_att(Y)."""
     Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
-    logits = float(pairwise_sq_dists(Y, W).abs().max()) / 2
-    return _energy_descent(case, attention_step(Y, W, case.number("a"), rho), rho, logits)
+    logits = pairwise_sq_dists(Y, W).abs().amax((-2, -1)) / 2
+    return _energy_descent(case, attention_step(Y, W, case.tensor("a"), rho), rho, logits)
 
 
-def check_softmax_keybias(case: Case) -> Slack:
+def slacks_softmax_keybias(case: Case) -> Slacks:
     """D^{-1} B Y == softmax(Y W Y^T - 1 q^T / 2) Y (rho = the case's rho)."""
     Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
-    scale = float(Y.abs().max()) * (1 + _logit_scale(Y, W))
-    return identity_slack(attention_weights(Y, W, rho) @ Y, key_bias_softmax(Y, W), scale=scale, n_terms=_n_terms(Y))
+    scale = Y.abs().amax((-2, -1)) * (1 + _logit_scale(Y, W))
+    return identity_slacks(attention_weights(Y, W, rho) @ Y, key_bias_softmax(Y, W), scale=scale, n_terms=_n_terms(Y))
 
 
-def check_softmax_equal_norms(case: Case) -> Slack:
+def slacks_softmax_equal_norms(case: Case) -> Slacks:
     """D^{-1} B Y == softmax(Y W Y^T) Y."""
     Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
-    scale = float(Y.abs().max()) * (1 + _logit_scale(Y, W))
-    return identity_slack(attention_weights(Y, W, rho) @ Y, softmax_step(Y, W), scale=scale, n_terms=_n_terms(Y))
+    scale = Y.abs().amax((-2, -1)) * (1 + _logit_scale(Y, W))
+    return identity_slacks(attention_weights(Y, W, rho) @ Y, softmax_step(Y, W), scale=scale, n_terms=_n_terms(Y))
 
 
-def check_softmax_descent(case: Case) -> Slack:
+def slacks_softmax_descent(case: Case) -> Slacks:
     """E_att(softmax(Y W Y^T) Y) <= E_att(Y), rho = -exp(-z)."""
     Y, W = case.tensor("Y"), case.tensor("W")
     return _energy_descent(case, softmax_step(Y, W), logits=_logit_scale(Y, W))
 
 
-def check_postnorm_descent(case: Case) -> Slack:
+def slacks_postnorm_descent(case: Case) -> Slacks:
     """E_att(renormalise(softmax(Y W Y^T) Y)) <= E_att(Y), rho = -exp(-z)."""
     Y, W = case.tensor("Y"), case.tensor("W")
-    if bool((w_norms(Y, W) <= 0).any() or (w_norms(softmax_step(Y, W), W) <= 0).any()):
-        return Slack.skip("renormalisation undefined: a row has W-norm <= 0")
-    return _energy_descent(case, postnorm_softmax_step(Y, W), logits=_logit_scale(Y, W))
+    undefined = (w_norms(Y, W) <= 0).any(-1) | (w_norms(softmax_step(Y, W), W) <= 0).any(-1)
+    Y1 = torch.where(undefined[:, None, None], Y, postnorm_softmax_step(Y, W))  # placeholder where undefined
+    slacks = _energy_descent(case, Y1, logits=_logit_scale(Y, W))
+    return slacks.skip_where(undefined, "renormalisation undefined: a row has W-norm <= 0")
 
 
 def check_layer_equiv(case: Case) -> Slack:
@@ -145,15 +144,15 @@ def check_layer_equiv(case: Case) -> Slack:
     return identity_slack(standard, reference, scale=scale, n_terms=_n_terms(Y))
 
 
-def check_regularized_descent(case: Case) -> Slack:
+def slacks_regularized_descent(case: Case) -> Slacks:
     """E_reg((D + (lam/2) I)^{-1} B Y) <= E_reg(Y)."""
-    Y, W, lam, rho = case.tensor("Y"), case.tensor("W"), case.number("lam"), get(str(case["rho"]))
+    Y, W, lam, rho = case.tensor("Y"), case.tensor("W"), case.tensor("lam"), get(str(case["rho"]))
     Y1 = regularized_step(Y, W, lam, rho)
-    quad = lambda Z: ((Z.abs() @ sym(W).abs()) * Z.abs()).sum()  # noqa: E731
+    quad = lambda Z: ((Z.abs() @ sym(W).abs()) * Z.abs()).sum((-2, -1))  # noqa: E731
     scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y1, W, rho) + lam * (quad(Y) + quad(Y1))
-    return descent_slack(
+    return descent_slacks(
         regularized_energy(Y, W, lam, rho), regularized_energy(Y1, W, lam, rho),
-        dtype=Y.dtype, scale=float(scale), n_terms=_n_terms(Y),
+        dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y),
     )
 
 
@@ -186,20 +185,20 @@ CLAIMS = (
         statement="S(Y; Y0) >= E_att(Y) for all Y, equality at Y0",
         source=SOURCE, assumptions=(A.rho_concave(),),
         cases=S.majorize_cases, params={"weight": "any", "rho": "concave"},
-        check=check_majorize, examples={"rho concave": CONVEX_RHO},
+        **swept(slacks_majorize, B.majorize_batch), examples={"rho concave": CONVEX_RHO},
     ),
     Claim(
         id="ATT-SURROGATE-DESCENT", family="ATT",
         statement="S(T_a Y; Y) <= S(Y; Y), T_a(Y) = (1 - a) Y + a D^{-1} B Y",
         source=SOURCE, assumptions=MM, cases=S.attention_cases, params=MM_PARAMS,
-        check=check_surrogate_descent, certify=C.attention_surrogate,
+        **swept(slacks_surrogate_descent, B.attention_batch), certify=C.attention_surrogate,
         examples={STEP.name: NON_PSD_KERNEL + STEP_TOO_LONG, W_PSD.name: INDEFINITE},
     ),
     Claim(
         id="ATT-DESCENT", family="ATT",
         statement="E_att(T_a Y) <= E_att(Y)",
         source=SOURCE, assumptions=MM, cases=S.attention_cases, params=MM_PARAMS,
-        check=check_descent,
+        **swept(slacks_descent, B.attention_batch),
         examples={STEP.name: STEP_TOO_LONG, W_PSD.name: INDEFINITE},
     ),
     Claim(
@@ -207,27 +206,27 @@ CLAIMS = (
         statement="D^{-1} B Y = softmax(Y W Y^T - 1 q^T / 2) Y (row softmax)",
         source=SOURCE, assumptions=(A.rho_neg_exp(), W_SYM),
         cases=S.attention_cases, params={"weight": "symmetric", "tokens": "free", "rho": "exp", "step": None},
-        check=check_softmax_keybias,
+        **swept(slacks_softmax_keybias, B.attention_batch),
     ),
     Claim(
         id="ATT-SOFTMAX-EQUAL-NORMS", family="ATT",
         statement="D^{-1} B Y = softmax(Y W Y^T) Y",
         source=SOURCE, assumptions=(A.rho_neg_exp(), W_SYM, NORMS),
         cases=S.attention_cases, params={**SOFTMAX_PARAMS, "weight": "symmetric"},
-        check=check_softmax_equal_norms,
+        **swept(slacks_softmax_equal_norms, B.attention_batch),
     ),
     Claim(
         id="ATT-SOFTMAX-DESCENT", family="ATT",
         statement="E_att(softmax(Y W Y^T) Y) <= E_att(Y)",
         source=SOURCE, assumptions=(W_SYM, W_PSD, NORMS),
-        cases=S.attention_cases, params=SOFTMAX_PARAMS, check=check_softmax_descent,
+        cases=S.attention_cases, params=SOFTMAX_PARAMS, **swept(slacks_softmax_descent, B.attention_batch),
         examples={W_SYM.name: SOFTMAX_ASYMMETRIC, NORMS.name: SOFTMAX_UNEQUAL, W_PSD.name: SOFTMAX_NEGATIVE},
     ),
     Claim(
         id="ATT-POSTNORM-DESCENT", family="ATT",
         statement="softmax(Y W Y^T) Y, rows renormalised to the common W-norm, lowers E_att",
         source=SOURCE, assumptions=(W_SYM, W_PSD, NORMS),
-        cases=S.attention_cases, params=SOFTMAX_PARAMS, check=check_postnorm_descent,
+        cases=S.attention_cases, params=SOFTMAX_PARAMS, **swept(slacks_postnorm_descent, B.attention_batch),
         proof="proved (sketch), checked: on the sphere the kernel is PSD (Schur product) and "
         "linearising the convex exp leaves a PSD quadratic that the normalised softmax row maximises",
     ),
@@ -243,6 +242,6 @@ CLAIMS = (
         statement="E_reg((D + (lam/2) I)^{-1} B Y) <= E_reg(Y), E_reg = E_att + (lam/2) tr(Y W Y^T)",
         source=SOURCE, assumptions=(W_PSD, RHO_CONCAVE),
         cases=S.regularized_cases, params={"weight": "psd", "rho": "concave"},
-        check=check_regularized_descent,
+        **swept(slacks_regularized_descent, B.regularized_batch),
     ),
 )

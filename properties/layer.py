@@ -140,7 +140,7 @@ def check_energy_curve(case: Case) -> Slack:
     for _ in range(int(case.number("depth"))):
         Z = attention_step(Y, W, a)
         scale = float(attention_energy_scale(Y, W) + attention_energy_scale(Z, W))
-        scale += sensitivity(lambda X: attention_energy(X, W), Z) * (1 + float(pairwise_sq_dists(Y, W).abs().max()) / 2)
+        scale += float(sensitivity(lambda X: attention_energy(X, W), Z)) * (1 + float(pairwise_sq_dists(Y, W).abs().max()) / 2)
         slacks.append(descent_slack(attention_energy(Y, W), attention_energy(Z, W), dtype=Y.dtype, scale=scale,
                                     n_terms=Y.numel() * Y.shape[-2]))
         Y = linear_layer(Z, M, b)

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from verify import validate
+from verify.batch import per_case
 from verify.rho import NEG_EXP, Rho
 
 
@@ -91,6 +92,7 @@ def attention_weights(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
 def attention_step(Y: Tensor, W: Tensor, a: float | Tensor, rho: Rho = NEG_EXP) -> Tensor:
     """T_a(Y) = (1 - a) Y + a D^{-1} B Y: the MM step on E_att with step size a."""
     validate.tokens_with(Y, W=W)
+    a = per_case(a)
     return (1 - a) * Y + a * (attention_weights(Y, W, rho) @ Y)
 
 
@@ -121,6 +123,7 @@ def mm_decrease_spectral(Y: Tensor, W: Tensor, a: float | Tensor, rho: Rho = NEG
     w, U = torch.linalg.eigh(sym(W))
     C = V.mT @ (Dh[..., :, None] * Y) @ U  # C[m, k] = c_km
     g = 1 - mu
+    a = per_case(a, 1)
     per_m = a * g * g * (2 - a * g)
     return (per_m[..., :, None] * w[..., None, :] * C * C).sum((-2, -1))
 
@@ -148,10 +151,10 @@ def postnorm_softmax_step(Y: Tensor, W: Tensor) -> Tensor:
 
 def regularized_energy(Y: Tensor, W: Tensor, lam: float | Tensor, rho: Rho = NEG_EXP) -> Tensor:
     """E_reg(Y) = E_att(Y) + (lam / 2) tr(Y W Y^T)."""
-    return attention_energy(Y, W, rho) + lam / 2 * w_norms(Y, W).sum(-1)
+    return attention_energy(Y, W, rho) + per_case(lam, 0) / 2 * w_norms(Y, W).sum(-1)
 
 
 def regularized_step(Y: Tensor, W: Tensor, lam: float | Tensor, rho: Rho = NEG_EXP) -> Tensor:
     """(D + (lam / 2) I)^{-1} B Y: a Jacobi step on the majoriser of E_reg."""
     B = attention_kernel(Y, W, rho)
-    return (B @ Y) / (B.sum(-1, keepdim=True) + lam / 2)
+    return (B @ Y) / (B.sum(-1, keepdim=True) + per_case(lam) / 2)

@@ -59,6 +59,31 @@ class Case(Mapping[str, Field]):
             for k, v in self._fields.items()
         })
 
+    def batch(self) -> Case:
+        """This case as a batch of one, the form the batched checks take: tensors get a
+        leading dimension of 1, floats become (1,) tensors of the case's dtype, names and
+        integers stay."""
+        like = next((v for v in self._fields.values() if isinstance(v, Tensor)), None)
+        dtype = like.dtype if like is not None else torch.float64
+        device = like.device if like is not None else "cpu"
+        return Case(**{
+            k: v[None] if isinstance(v, Tensor)
+            else torch.tensor([v], dtype=dtype, device=device) if isinstance(v, float)
+            else v
+            for k, v in self._fields.items()
+        })
+
+    def take(self, index: slice | Tensor) -> Case:
+        """The cases `index` of a batch, still a batch."""
+        return Case(**{k: v[index] if isinstance(v, Tensor) else v for k, v in self._fields.items()})
+
+    def unbatch(self, k: int) -> Case:
+        """Case k of a batch (inverse of `batch`): a (B,) tensor becomes a float."""
+        return Case(**{
+            key: (float(v[k]) if v.ndim == 1 else v[k].clone()) if isinstance(v, Tensor) else v
+            for key, v in self._fields.items()
+        })
+
     def to_json(self) -> dict[str, Any]:
         """Full-precision JSON form: tensors as nested lists of float64."""
         return {

@@ -149,7 +149,7 @@ def check_descent(
         Y = _as_input(Y0, dt, dev)
         Y1 = _output("step", step(Y), Y)
         before, after = _energy_value(energy, Y), _energy_value(energy, Y1)
-        scale = abs(float(before)) + abs(float(after)) + sensitivity(energy, Y) + sensitivity(energy, Y1)
+        scale = abs(float(before)) + abs(float(after)) + float(sensitivity(energy, Y) + sensitivity(energy, Y1))
         return descent_slack(before, after, dtype=dt, scale=scale, n_terms=Y.numel())
 
     return _search("check_descent", check, inputs, max_examples, seed, dt, dev)

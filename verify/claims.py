@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from verify.assumptions import Assumption
 from verify.case import Case
-from verify.numerics import Slack
+from verify.numerics import Slack, Slacks
 
 if TYPE_CHECKING:
     from verify.certificates import Certification
@@ -25,6 +25,34 @@ Expected = Literal["holds", "refuted"]
 
 FAMILIES = ("att", "ff", "norm", "layer", "paper")
 
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A claim's batched form, for the sweep engine (verify.sweep).
+
+    sample: (generator, B, **claim.params) -> a batch of B cases meeting every assumption
+            (verify.samplers; the same parameters as the claim's strategy)
+    slacks: batch -> Slacks, one per case; the claim's one-case `check` is this on a batch of one
+    """
+
+    sample: Callable[..., Case]
+    slacks: Callable[[Case], Slacks]
+
+
+def swept(slacks: Callable[[Case], Slacks], sample: Callable[..., Case]) -> dict[str, Any]:
+    """Claim fields `check` and `sweep` built from one batched check."""
+    return {"check": one_case(slacks), "sweep": Sweep(sample, slacks)}
+
+
+def one_case(slacks: Callable[[Case], Slacks]) -> Callable[[Case], Slack]:
+    """The one-case check of a batched check: the same code, on a batch of one."""
+
+    def check(case: Case) -> Slack:
+        return slacks(case.batch()).at(0)
+
+    check.__doc__ = slacks.__doc__
+    return check
 
 
 @dataclass(frozen=True)
@@ -43,6 +71,8 @@ class Claim:
     explanation: for the report, what fails and why (expected-refuted claims)
     certify:     case -> Certification, where the claim reduces to a matrix inequality or a
                  convex sub-problem (verify.certificates)
+    sweep:       the batched sampler and check, where the check is pure tensor math (no
+                 solver, no per-case autograd); `check` is then `one_case(sweep.slacks)`
     """
 
     id: str
@@ -59,6 +89,7 @@ class Claim:
     proof: str = ""
     explanation: str = ""
     certify: Callable[[Case], Certification] | None = None
+    sweep: Sweep | None = None
 
     def assumption(self, name: str) -> Assumption:
         for a in self.assumptions:

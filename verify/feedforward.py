@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from verify import validate
+from verify.batch import per_case
 
 
 def ff_energy(Y: Tensor, M: Tensor, b: Tensor) -> Tensor:
@@ -53,6 +54,7 @@ def relu_layer(Y: Tensor, M: Tensor, b: Tensor) -> Tensor:
 
 def ff_step(Y: Tensor, M: Tensor, b: Tensor, t: float | Tensor) -> Tensor:
     """Y ((1 - t) I + t M) + t 1 b^T: the gradient step of size t on E_ff."""
+    t = per_case(t)
     return (1 - t) * Y + t * linear_layer(Y, M, b)
 
 
@@ -76,4 +78,4 @@ def tied_mlp_energy(Y: Tensor, V: Tensor, c: Tensor) -> Tensor:
 
 def tied_mlp_layer(Y: Tensor, V: Tensor, c: Tensor, t: float | Tensor) -> Tensor:
     """Y - t relu(Y V^T + 1 c^T) V."""
-    return Y - t * (torch.relu(Y @ V.mT + c[..., None, :]) @ V)
+    return Y - per_case(t) * (torch.relu(Y @ V.mT + c[..., None, :]) @ V)

@@ -21,9 +21,9 @@ undecided, never a pass: a loose tolerance must not let a false claim through.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -83,15 +83,16 @@ class Slack:
         return Slack(math.nan, math.nan, math.nan, math.nan, math.nan, undecided=reason)
 
 
-def sensitivity(energy: Callable[[Tensor], Tensor], Y: Tensor) -> float:
-    """sum |grad E(Y)| |Y| (autograd): how much a relative perturbation of Y's entries, such
-    as the rounding of the step that computed Y, moves E. 0 where E is not differentiable."""
+def sensitivity(energy: Callable[[Tensor], Tensor], Y: Tensor) -> Tensor:
+    """sum |grad E(Y)| |Y| over each (n, d) token matrix of the batch `Y` (autograd): how much a
+    relative perturbation of Y's entries, such as the rounding of the step that computed Y,
+    moves E. 0 where E is not differentiable."""
     Z = Y.detach().clone().requires_grad_(True)
     try:
         (grad,) = torch.autograd.grad(energy(Z).sum(), Z)
     except RuntimeError:
-        return 0.0
-    return float((grad.abs() * Z.detach().abs()).sum())
+        return torch.zeros(Y.shape[:-2], dtype=Y.dtype, device=Y.device)
+    return (grad.abs() * Z.detach().abs()).sum((-2, -1))
 
 
 NON_FINITE = "non-finite value (overflow)"
@@ -206,18 +207,39 @@ def identity_slacks(lhs: Tensor, rhs: Tensor, *, scale: Tensor | float | None = 
                   dtype=dtype, n_terms=n, finite=finite, relation="==")
 
 
-def worst_slacks(*slacks: Slacks) -> Slacks:
-    """Per case, the slack that fails most (or holds least); undecided only where all are
-    (then with the first one's reason), as `worst` does for one case."""
+def _common_reasons(slacks: tuple[Slacks, ...]) -> tuple[tuple[str, ...], list[Tensor]]:
+    """One reason table for several Slacks, and each one's codes mapped into it."""
     reasons: tuple[str, ...] = ()
     for s in slacks:
         reasons += tuple(r for r in s.reasons if r not in reasons)
-    recode = [torch.tensor([0] + [reasons.index(r) + 1 for r in s.reasons], device=s.reason.device) for s in slacks]
+    recode = [torch.tensor([0] + [reasons.index(r) + 1 for r in s.reasons], device=s.reason.device)[s.reason] for s in slacks]
+    return reasons, recode
+
+
+def cat_slacks(*slacks: Slacks) -> Slacks:
+    """The slacks of consecutive batches as one."""
+    reasons, codes = _common_reasons(slacks)
+    relations = {s.relation for s in slacks}
+    cat = lambda name: torch.cat([getattr(s, name) for s in slacks])  # noqa: E731
+    return Slacks(cat("lhs"), cat("rhs"), cat("margin"), cat("tol"), cat("scale"), torch.cat(codes), reasons,
+                  relations.pop() if len(relations) == 1 else "mixed")
+
+
+def undecided_slacks(size: int, reason: str, device: torch.device | str = "cpu") -> Slacks:
+    """`size` cases left undecided for `reason`."""
+    nan = torch.full((size,), math.nan, dtype=torch.float64, device=device)
+    return Slacks(nan, nan, nan, nan, nan, torch.ones(size, dtype=torch.int64, device=device), (reason,))
+
+
+def worst_slacks(*slacks: Slacks) -> Slacks:
+    """Per case, the slack that fails most (or holds least); undecided only where all are
+    (then with the first one's reason), as `worst` does for one case."""
+    reasons, codes = _common_reasons(slacks)
     pick = torch.stack([s.violation for s in slacks]).argmax(0)
     none = torch.stack([~s.decided for s in slacks]).all(0)
     pick = torch.where(none, torch.zeros_like(pick), pick)
     gather = lambda name: torch.stack([getattr(s, name) for s in slacks]).gather(0, pick[None])[0]  # noqa: E731
-    reason = torch.stack([r[s.reason] for r, s in zip(recode, slacks, strict=True)]).gather(0, pick[None])[0]
+    reason = torch.stack(codes).gather(0, pick[None])[0]
     relations = {s.relation for s in slacks}
     relation = relations.pop() if len(relations) == 1 else "mixed"
     return Slacks(gather("lhs"), gather("rhs"), gather("margin"), gather("tol"), gather("scale"), reason, reasons, relation)

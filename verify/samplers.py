@@ -1,0 +1,278 @@
+"""Batched random cases for the sweep engine: the tensor counterpart of `verify.strategies`.
+
+A sampler draws `B` cases at once with one `torch.Generator`, every tensor with a leading
+batch dimension (`Y` is `(B, n, d)`, `W` is `(B, d, d)`, a step size is `(B,)`), float64 on
+the device asked for. Within a batch the sizes `n`, `d` and the names (`rho`) are shared;
+the sweep engine draws many batches, so they vary across the run. Each sampler mixes the
+same kinds of inputs as its strategy (scalar, generic, spread and ill-conditioned spectra;
+free, nearly coincident and equal-norm tokens; the bottom-eigenvector adversary of FF) and
+meets the same assumptions by construction; tests check every drawn case against the
+claims' assumption predicates.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from verify.case import Case
+from verify.rho import RHOS
+from verify.strategies import RHO_KINDS, step_limit
+
+F64 = torch.float64
+
+
+# --- numbers and plain matrices -------------------------------------------------------------
+
+
+def uniform(g: torch.Generator, shape: tuple[int, ...], low: float, high: float) -> Tensor:
+    """Entries uniform in [low, high]."""
+    return low + (high - low) * torch.rand(shape, generator=g, dtype=F64, device=g.device)
+
+
+def log_uniform(g: torch.Generator, shape: tuple[int, ...], low: float, high: float) -> Tensor:
+    """10**u, u uniform in [log10 low, log10 high]."""
+    return 10.0 ** uniform(g, shape, math.log10(low), math.log10(high))
+
+
+def pick(g: torch.Generator, options: list[Tensor]) -> Tensor:
+    """For each case of the batch, one of the options (all (B, ...)), uniformly."""
+    B = options[0].shape[0]
+    k = torch.randint(len(options), (B,), generator=g, device=g.device)
+    stacked = torch.stack(options)
+    return stacked[k, torch.arange(B, device=g.device)]
+
+
+def orthogonal(g: torch.Generator, B: int, d: int) -> Tensor:
+    """(B, d, d) orthogonal matrices, Haar distributed (sign-fixed QR of a Gaussian)."""
+    Q, R = torch.linalg.qr(torch.randn((B, d, d), generator=g, dtype=F64, device=g.device))
+    return Q * torch.where(torch.diagonal(R, dim1=-2, dim2=-1) < 0, -1.0, 1.0)[:, None, :]
+
+
+def spectral(Q: Tensor, w: Tensor) -> Tensor:
+    """Q diag(w) Q^T, symmetrised."""
+    S = (Q * w[:, None, :]) @ Q.mT
+    return (S + S.mT) / 2
+
+
+# --- attention weights W ------------------------------------------------------------------
+
+
+def psd_eigenvalues(g: torch.Generator, B: int, d: int) -> Tensor:
+    """Per case one of: c 1 (a scalar W), uniform in [0, 3], log-uniform over [1e-2, 10], or the
+    ill-conditioned spectrum w1 ratio^u (u_1 = 0, u_2 = 1), as `strategies.psd_weights`."""
+    scalar = uniform(g, (B, 1), 0.0, 3.0).expand(B, d)
+    fractions = uniform(g, (B, d), 0.0, 1.0)
+    fractions[:, 0] = 0.0
+    if d >= 2:
+        fractions[:, 1] = 1.0
+    ill = log_uniform(g, (B, 1), 0.3, 10.0) * log_uniform(g, (B, 1), 2.0, 30.0) ** fractions
+    return pick(g, [scalar, uniform(g, (B, d), 0.0, 3.0), log_uniform(g, (B, d), 1e-2, 10.0), ill])
+
+
+def indefinite_eigenvalues(g: torch.Generator, B: int, d: int) -> Tensor:
+    """lmin < 0: a negative scalar in [-2, -0.05], or uniform in [-2, 2] with w1 <= -0.05."""
+    scalar = uniform(g, (B, 1), -2.0, -0.05).expand(B, d)
+    w = uniform(g, (B, d), -2.0, 2.0)
+    w[:, 0] = -w[:, 0].abs() - 0.05
+    return pick(g, [scalar, w])
+
+
+def antisymmetric(g: torch.Generator, B: int, d: int) -> Tensor:
+    """K = -K^T with |K_12| >= 0.1 (needs d >= 2)."""
+    A = uniform(g, (B, d, d), -1.0, 1.0)
+    K = (A - A.mT) / 2
+    s = uniform(g, (B,), 0.1, 1.5)
+    K[:, 0, 1] += s
+    K[:, 1, 0] -= s
+    return K
+
+
+def weights(g: torch.Generator, kind: str, B: int, d: int) -> Tensor:
+    """W of a named kind: psd, indefinite, symmetric (psd or indefinite), asymmetric (psd plus a
+    nonzero antisymmetric part, d >= 2), any (all of them)."""
+    Q = orthogonal(g, B, d)
+    psd = spectral(Q, psd_eigenvalues(g, B, d))
+    if kind == "psd":
+        return psd
+    indefinite = spectral(Q, indefinite_eigenvalues(g, B, d))
+    if kind == "indefinite":
+        return indefinite
+    if kind == "asymmetric":
+        return psd + antisymmetric(g, B, d)
+    if kind == "symmetric":
+        return pick(g, [psd, indefinite])
+    if kind == "any":
+        return pick(g, [psd, indefinite] + ([psd + antisymmetric(g, B, d)] if d >= 2 else []))
+    raise ValueError(f"unknown weight kind {kind!r}")
+
+
+# --- token matrices Y ----------------------------------------------------------------------
+
+
+def unit_rows(Z: Tensor) -> Tensor:
+    """Rows scaled to norm 1 (rows of norm <= 1e-8 become e_1)."""
+    norms = torch.linalg.vector_norm(Z, dim=-1, keepdim=True)
+    E = torch.zeros_like(Z)
+    E[..., 0] = 1.0
+    return torch.where(norms > 1e-8, Z / norms.clamp_min(1e-300), E)
+
+
+def equal_w_norm_rows(Z: Tensor, W: Tensor, r: Tensor) -> Tensor:
+    """Rows with equal q_i = y_i^T sym(W) y_i = s r^2 (as `strategies.equal_w_norm_rows`, batched):
+    a row of the wrong sign gets its component on the extreme eigenvector u replaced."""
+    S = (W + W.mT) / 2
+    lam, U = torch.linalg.eigh(S)
+    size = lam.abs().amax(-1)
+    positive = lam[:, -1] > 1e-9 * size
+    s = torch.where(positive, 1.0, -1.0).to(F64)
+    j = torch.where(positive, lam.shape[-1] - 1, 0)
+    rows = torch.arange(len(j), device=Z.device)
+    u, lu = U[rows, :, j], lam[rows, j].abs().clamp_min(1e-300)
+    q = ((Z @ S) * Z).sum(-1)
+    wrong = s[:, None] * q < 1e-6 * (1 + (Z * Z).sum(-1)) * lu[:, None]
+    along = (Z * u[:, None, :]).sum(-1, keepdim=True)
+    Zp = Z - along * u[:, None, :]
+    qp = ((Zp @ S) * Zp).sum(-1, keepdim=True)
+    fixed = Zp + torch.sqrt((qp.abs() + r[:, None, None] ** 2) / lu[:, None, None]) * u[:, None, :]
+    Z = torch.where(wrong[..., None], fixed, Z)
+    q = ((Z @ S) * Z).sum(-1, keepdim=True)
+    out = Z * r[:, None, None] / torch.sqrt(s[:, None, None] * q)
+    return torch.where((size < 1e-12)[:, None, None], r[:, None, None] * unit_rows(Z), out)
+
+
+def token_matrices(g: torch.Generator, kind: str, B: int, n: int, d: int, W: Tensor | None = None) -> Tensor:
+    """Y of a named kind ('+' mixes kinds per case), as `strategies.token_matrices`: free (entries
+    in [-3, 3]), coincident (free shrunk by [1e-3, 1]), nonneg, equal-norms (needs W), rms (rows
+    of norm sqrt(d)), heterogeneous (row norms over [0.05, 5]), eigen-cluster (RMS rows near the
+    extreme eigenvectors of W), unequal-norms (one of the last three)."""
+    kinds = kind.split("+")
+    if len(kinds) > 1:
+        return pick(g, [token_matrices(g, k, B, n, d, W) for k in kinds])
+    free = uniform(g, (B, n, d), -3.0, 3.0)
+    if kind == "free":
+        return free
+    if kind == "coincident":
+        return free * log_uniform(g, (B, 1, 1), 1e-3, 1.0)
+    if kind == "nonneg":
+        return free.abs()
+    if kind == "equal-norms":
+        assert W is not None, "equal-norms tokens need W"
+        return equal_w_norm_rows(free, W, uniform(g, (B,), 0.1, 3.0))
+    if kind == "rms":
+        return math.sqrt(d) * unit_rows(free)
+    if kind == "heterogeneous":
+        return unit_rows(free) * log_uniform(g, (B, n, 1), 0.05, 5.0)
+    if kind == "eigen-cluster":
+        assert W is not None, "eigen-cluster tokens need W"
+        _, U = torch.linalg.eigh((W + W.mT) / 2)
+        ends = torch.where(torch.rand((B, n), generator=g, device=g.device) < 0.5, 0, d - 1)
+        picked = U.gather(2, ends[:, None, :].expand(B, d, n)).mT  # (B, n, d): row i is eigenvector ends[i]
+        return math.sqrt(d) * unit_rows(picked + uniform(g, (B, n, d), -0.4, 0.4))
+    if kind == "unequal-norms":
+        return token_matrices(g, "heterogeneous+rms+eigen-cluster", B, n, d, W)
+    raise ValueError(f"unknown token kind {kind!r}")
+
+
+def sizes(g: torch.Generator, n: tuple[int, int], d: tuple[int, int]) -> tuple[int, int]:
+    """(n, d) for one batch, uniform in the inclusive ranges."""
+    draw = lambda lo, hi: int(torch.randint(lo, hi + 1, (1,), generator=g, device=g.device))  # noqa: E731
+    return draw(*n), draw(*d)
+
+
+def rho_name(g: torch.Generator, kind: str) -> str:
+    names = RHO_KINDS[kind]
+    return names[int(torch.randint(len(names), (1,), generator=g, device=g.device))]
+
+
+# --- whole cases --------------------------------------------------------------------------------
+
+
+def attention_batch(
+    g: torch.Generator, B: int, *, weight: str = "psd", tokens: str = "free", rho: str = "exp",
+    step: str | None = "kernel", n: tuple[int, int] = (2, 5), d: tuple[int, int] = (1, 3),
+) -> Case:
+    """Case(Y, W, rho[, a]) as `strategies.attention_cases`; a in [0, limit] with the limit itself
+    in one case of eight ('kernel') or in (limit, limit + 2] ('beyond')."""
+    n_, d_ = sizes(g, n, (2, max(2, d[1])) if weight == "asymmetric" else d)
+    W = weights(g, weight, B, d_)
+    name = rho_name(g, rho)
+    fields: dict[str, object] = {"Y": token_matrices(g, tokens, B, n_, d_, W), "W": W, "rho": name}
+    if step == "kernel":
+        limit = step_limit(RHOS[name])
+        a = uniform(g, (B,), 0.0, limit)
+        fields["a"] = torch.where(torch.rand((B,), generator=g, dtype=F64, device=g.device) < 0.125, limit, a)
+    elif step == "beyond":  # (limit, limit + 2]
+        limit = step_limit(RHOS[name])
+        fields["a"] = limit + 2.0 - uniform(g, (B,), 0.0, 2.0 - 1e-9)
+    elif step is not None:
+        raise ValueError(f"unknown step kind {step!r}")
+    return Case(**fields)
+
+
+def majorize_batch(g: torch.Generator, B: int, *, weight: str = "any", rho: str = "concave") -> Case:
+    """Case(Y0, Y, W, rho): a base point and a second one, near (scaled by [1e-3, 1]) or far."""
+    base = attention_batch(g, B, weight=weight, tokens="free+coincident", rho=rho, step=None)
+    Y0 = base.tensor("Y")
+    near = torch.rand((B, 1, 1), generator=g, device=g.device) < 0.5
+    delta = uniform(g, tuple(Y0.shape), -3.0, 3.0) * torch.where(near, log_uniform(g, (B, 1, 1), 1e-3, 1.0), 1.0)
+    return Case(Y0=Y0, Y=Y0 + delta, W=base["W"], rho=base["rho"])
+
+
+def regularized_batch(g: torch.Generator, B: int, *, weight: str = "psd", rho: str = "concave") -> Case:
+    """Case(Y, W, rho, lam), lam in [0, 4]."""
+    base = attention_batch(g, B, weight=weight, tokens="free+coincident", rho=rho, step=None)
+    return Case(**base, lam=uniform(g, (B,), 0.0, 4.0))
+
+
+def ff_matrices(g: torch.Generator, kind: str, B: int, d: int) -> Tensor:
+    """M of a named kind: 'lmin>=-1' (spectrum in [-1, 3], -1 itself in one case of eight),
+    'symmetric' (spectrum in [-3, 3]), 'below-minus-one' (lmin = -1 - e, e log-uniform over
+    [1e-6, 2]), 'asymmetric' (spectrum in [-1, 3] plus an antisymmetric part, d >= 2)."""
+    if kind == "asymmetric":
+        return spectral(orthogonal(g, B, d), uniform(g, (B, d), -1.0, 3.0)) + antisymmetric(g, B, d)
+    if kind == "below-minus-one":
+        w = uniform(g, (B, d), -3.0, 3.0)
+        w[:, 0] = -1.0 - log_uniform(g, (B,), 1e-6, 2.0)
+    elif kind == "lmin>=-1":
+        w = uniform(g, (B, d), -1.0, 3.0)
+        w = torch.where(torch.rand((B, d), generator=g, dtype=F64, device=g.device) < 0.125, -1.0, w)
+    elif kind == "symmetric":
+        w = uniform(g, (B, d), -3.0, 3.0)
+    else:
+        raise ValueError(f"unknown M kind {kind!r}")
+    return spectral(orthogonal(g, B, d), w)
+
+
+def ff_batch(g: torch.Generator, B: int, *, M: str = "lmin>=-1", tokens: str = "free", n: tuple[int, int] = (1, 4)) -> Case:
+    """Case(Y, M, b) as `strategies.ff_cases`, half of it the bottom-eigenvector adversary
+    (Y = 1 y^T, y > 0, b = (I - M)^T y - s u: grad E_ff(Y) = -s 1 u^T along the bottom eigenvector u)."""
+    n_, d_ = sizes(g, n, (2, 3) if M == "asymmetric" else (1, 3))
+    Mat = ff_matrices(g, M, B, d_)
+    Y = token_matrices(g, tokens, B, n_, d_)
+    b = uniform(g, (B, d_), -3.0, 3.0)
+    y = uniform(g, (B, d_), 0.0, 3.0) + uniform(g, (B, 1), 0.0, 1.0)
+    _, U = torch.linalg.eigh((Mat + Mat.mT) / 2)
+    eye = torch.eye(d_, dtype=F64, device=g.device)
+    b_adv = ((eye - Mat).mT @ y[..., None])[..., 0] - U[:, :, 0] * log_uniform(g, (B, 1), 1e-2, 3.0)
+    adversary = torch.rand((B,), generator=g, device=g.device) < 0.5
+    return Case(
+        Y=torch.where(adversary[:, None, None], y[:, None, :].expand(B, n_, d_), Y),
+        M=Mat,
+        b=torch.where(adversary[:, None], b_adv, b),
+    )
+
+
+def tied_mlp_batch(g: torch.Generator, B: int, *, step: str = "stable") -> Case:
+    """Case(Y, V, c, t), t = f 2 / ||V||_2^2 with f in [0, 1] ('stable') or (1, 10] ('beyond')."""
+    if step not in ("stable", "beyond"):
+        raise ValueError(f"unknown step kind {step!r}")
+    n_, d_ = sizes(g, (1, 4), (1, 3))
+    k = int(torch.randint(1, 5, (1,), generator=g, device=g.device))
+    V = uniform(g, (B, k, d_), -2.0, 2.0)
+    V = torch.where(V.abs().amax((-2, -1), keepdim=True) > 1e-3, V, torch.ones_like(V))
+    fraction = uniform(g, (B,), 0.0, 1.0) if step == "stable" else 10.0 - uniform(g, (B,), 0.0, 9.0 - 1e-9)
+    t = fraction * 2.0 / torch.linalg.matrix_norm(V, 2) ** 2
+    return Case(Y=uniform(g, (B, n_, d_), -3.0, 3.0), V=V, c=uniform(g, (B, k), -3.0, 3.0), t=t)
