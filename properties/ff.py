@@ -11,9 +11,11 @@ import torch
 from verify import assumptions as A
 from verify import certificates as C
 from verify import convex
+from verify import samplers as B
 from verify import strategies as S
+from verify.batch import per_case
 from verify.case import Case
-from verify.claims import Claim
+from verify.claims import Claim, swept
 from verify.feedforward import (
     displacement_jacobian,
     ff_energy,
@@ -24,7 +26,17 @@ from verify.feedforward import (
     tied_mlp_energy,
     tied_mlp_layer,
 )
-from verify.numerics import Slack, descent_slack, identity_slack, inequality_slack, tolerance, worst
+from verify.numerics import (
+    Slack,
+    Slacks,
+    descent_slacks,
+    identity_slack,
+    identity_slacks,
+    inequality_slacks,
+    tolerance,
+    worst,
+    worst_slacks,
+)
 
 SOURCE = "Yang, Huang, Wipf 2022, feed-forward block as gradient descent (spec: FF)"
 
@@ -33,33 +45,39 @@ def _t(rows: list[list[float]]) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float64)
 
 
-def _layer_scale(Y: torch.Tensor, M: torch.Tensor, b: torch.Tensor) -> float:
-    """Magnitude of the terms of Y M + 1 b^T."""
-    return float((Y.abs() @ M.abs()).max() + b.abs().max() + Y.abs().max())
+def _layer_scale(Y: torch.Tensor, M: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Magnitude of the terms of Y M + 1 b^T, per case of the batch."""
+    return (Y.abs() @ M.abs()).amax((-2, -1)) + b.abs().amax(-1) + Y.abs().amax((-2, -1))
 
 
 def _autograd(energy, Y: torch.Tensor) -> torch.Tensor:
+    """grad of a batched energy (the cases are independent, so the gradient of the sum is each one's)."""
     Y = Y.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(energy(Y), Y)
+    (grad,) = torch.autograd.grad(energy(Y).sum(), Y)
     return grad
 
 
-# --- checks ---------------------------------------------------------------------------------
+def _entries(Y: torch.Tensor) -> int:
+    """Entries of one case's token matrix."""
+    return Y.shape[-2] * Y.shape[-1]
 
 
-def check_grad_equiv(case: Case) -> Slack:
+# --- checks (batched where the math allows: a leading batch dimension, see verify.sweep) --------
+
+
+def slacks_grad_equiv(case: Case) -> Slacks:
     """Y M + 1 b^T == Y - grad E_ff(Y), the gradient by autograd."""
     Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
     grad = _autograd(lambda Z: ff_energy(Z, M, b), Y)
-    return identity_slack(linear_layer(Y, M, b), Y - grad, scale=_layer_scale(Y, M, b), n_terms=Y.shape[-1] ** 2)
+    return identity_slacks(linear_layer(Y, M, b), Y - grad, scale=_layer_scale(Y, M, b), n_terms=Y.shape[-1] ** 2)
 
 
-def check_descent(case: Case) -> Slack:
+def slacks_descent(case: Case) -> Slacks:
     """E_ff(Y M + 1 b^T) <= E_ff(Y)."""
     Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
     Y1 = linear_layer(Y, M, b)
     scale = ff_energy_scale(Y, M, b) + ff_energy_scale(Y1, M, b)
-    return descent_slack(ff_energy(Y, M, b), ff_energy(Y1, M, b), dtype=Y.dtype, scale=float(scale), n_terms=Y.numel())
+    return descent_slacks(ff_energy(Y, M, b), ff_energy(Y1, M, b), dtype=Y.dtype, scale=scale, n_terms=_entries(Y))
 
 
 def _plane(p: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -133,7 +151,7 @@ def check_relu_prox(case: Case) -> Slack:
     to_np = lambda T: T.detach().cpu().to(torch.float64).numpy()  # noqa: E731
     X0, cert0 = convex.nonneg_prox(-to_np(Z), np.zeros(tuple(Z.shape)))
     X1, cert1 = convex.nonneg_prox(to_np(ff_gradient(Y, M, b)), to_np(Y))
-    scale = _layer_scale(Y, M, b)
+    scale = float(_layer_scale(Y, M, b))
     as_tensor = lambda X: torch.as_tensor(X, dtype=Y.dtype, device=Y.device)  # noqa: E731
     projection = _with_solver_tolerance(identity_slack(torch.relu(Z), as_tensor(X0), scale=scale), cert0)
     prox = _with_solver_tolerance(identity_slack(relu_layer(Y, M, b), as_tensor(X1), scale=scale), cert1)
@@ -147,40 +165,40 @@ def certify_relu_prox(case: Case) -> C.Certification:
     G = ff_gradient(Y, M, b)
     X, cert = convex.nonneg_prox(G.numpy(), Y.numpy())
     difference = float(np.abs(relu_layer(Y, M, b).numpy() - X).max()) if cert.optimal else math.nan
-    rounding = tolerance(torch.float64, _layer_scale(Y, M, b) + float(G.abs().max()), Y.shape[-1])
+    rounding = tolerance(torch.float64, float(_layer_scale(Y, M, b)) + float(G.abs().max()), Y.shape[-1])
     return C.Certification(
         "certified-instance", "this Y, M, b", "relu(Y M + 1 b^T) = argmin_{X >= 0} <grad E_ff(Y), X - Y> + (1/2)||X - Y||^2",
         cert.accuracy + rounding - difference, 0.0, solver=cert.solver, status=cert.status, gap=cert.gap, residual=cert.residual,
     )
 
 
-def check_relu_descent(case: Case) -> Slack:
+def slacks_relu_descent(case: Case) -> Slacks:
     """E_ff(Y+) <= E_ff(Y) - (1/2) tr(Dl (I + M) Dl^T) and E_ff(Y+) <= E_ff(Y), Y+ = relu(Y M + 1 b^T)."""
     Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
     Y1 = relu_layer(Y, M, b)
     Dl = Y1 - Y
-    guaranteed = (Dl * (Dl + Dl @ M)).sum() / 2
+    guaranteed = (Dl * (Dl + Dl @ M)).sum((-2, -1)) / 2
     before, after = ff_energy(Y, M, b), ff_energy(Y1, M, b)
-    scale = float(ff_energy_scale(Y, M, b) + ff_energy_scale(Y1, M, b) + (Dl.abs() * (Dl.abs() @ M.abs())).sum())
-    return worst(
-        descent_slack(before, after, dtype=Y.dtype, scale=scale, n_terms=Y.numel()),
-        inequality_slack(after, before - guaranteed, dtype=Y.dtype, scale=scale, n_terms=Y.numel()),
+    scale = ff_energy_scale(Y, M, b) + ff_energy_scale(Y1, M, b) + (Dl.abs() * (Dl.abs() @ M.abs())).sum((-2, -1))
+    return worst_slacks(
+        descent_slacks(before, after, dtype=Y.dtype, scale=scale, n_terms=_entries(Y)),
+        inequality_slacks(after, before - guaranteed, dtype=Y.dtype, scale=scale, n_terms=_entries(Y)),
     )
 
 
-def check_tied_mlp(case: Case) -> Slack:
+def slacks_tied_mlp(case: Case) -> Slacks:
     """Y - t relu(Y V^T + 1 c^T) V == Y - t grad E_mlp(Y) (autograd), and E_mlp descends."""
-    Y, V, c, t = case.tensor("Y"), case.tensor("V"), case.tensor("c"), case.number("t")
+    Y, V, c, t = case.tensor("Y"), case.tensor("V"), case.tensor("c"), case.tensor("t")
     Y1 = tied_mlp_layer(Y, V, c, t)
     grad = _autograd(lambda Z: tied_mlp_energy(Z, V, c), Y)
-    pre = Y.abs() @ V.abs().mT + c.abs()
-    step_scale = float(Y.abs().max() + t * (pre.max() * V.abs().sum(0).max()))
-    equal = identity_slack(Y1, Y - t * grad, scale=step_scale, n_terms=V.shape[-2] * V.shape[-1])
-    scale = float((pre**2).sum() + ((Y1.abs() @ V.abs().mT + c.abs()) ** 2).sum())
-    descent = descent_slack(
-        tied_mlp_energy(Y, V, c), tied_mlp_energy(Y1, V, c), dtype=Y.dtype, scale=scale, n_terms=pre.numel()
+    pre = Y.abs() @ V.abs().mT + c.abs()[..., None, :]
+    step_scale = Y.abs().amax((-2, -1)) + t * (pre.amax((-2, -1)) * V.abs().sum(-2).amax(-1))
+    equal = identity_slacks(Y1, Y - per_case(t) * grad, scale=step_scale, n_terms=V.shape[-2] * V.shape[-1])
+    scale = (pre**2).sum((-2, -1)) + ((Y1.abs() @ V.abs().mT + c.abs()[..., None, :]) ** 2).sum((-2, -1))
+    descent = descent_slacks(
+        tied_mlp_energy(Y, V, c), tied_mlp_energy(Y1, V, c), dtype=Y.dtype, scale=scale, n_terms=pre.shape[-2] * pre.shape[-1]
     )
-    return worst(equal, descent)
+    return worst_slacks(equal, descent)
 
 
 # --- the spec's small counterexamples ------------------------------------------------------------
@@ -192,13 +210,13 @@ CLAIMS = (
         id="FF-GRAD-EQUIV", family="FF",
         statement="Y M + 1 b^T = Y - grad E_ff(Y), E_ff(Y) = (1/2) tr(Y (I - M) Y^T) - sum_i b^T y_i",
         source=SOURCE, assumptions=(SYMMETRIC,),
-        cases=S.ff_cases, params={"M": "symmetric"}, check=check_grad_equiv,
+        cases=S.ff_cases, params={"M": "symmetric"}, **swept(slacks_grad_equiv, B.ff_batch),
     ),
     Claim(
         id="FF-DESCENT", family="FF",
         statement="E_ff(Y M + 1 b^T) <= E_ff(Y) for all Y (sharp: fails for some Y when lmin(M) < -1)",
         source=SOURCE, assumptions=(SYMMETRIC, LMIN),
-        cases=S.ff_cases, params={"M": "lmin>=-1"}, check=check_descent, certify=C.ff_descent,
+        cases=S.ff_cases, params={"M": "lmin>=-1"}, **swept(slacks_descent, B.ff_batch), certify=C.ff_descent,
         examples={LMIN.name: (Case(Y=_t([[1.0]]), M=_t([[-2.0]]), b=torch.zeros(1, dtype=torch.float64)),)},
     ),
     Claim(
@@ -219,7 +237,7 @@ CLAIMS = (
         id="FF-RELU-DESCENT", family="FF",
         statement="for Y >= 0: E_ff(relu(Y M + 1 b^T)) <= E_ff(Y) - (1/2) tr(Dl (I + M) Dl^T), Dl = Y+ - Y",
         source=SOURCE, assumptions=(SYMMETRIC, LMIN, A.tokens_nonneg()),
-        cases=S.ff_cases, params={"M": "lmin>=-1", "tokens": "nonneg"}, check=check_relu_descent, certify=C.ff_relu_descent,
+        cases=S.ff_cases, params={"M": "lmin>=-1", "tokens": "nonneg"}, **swept(slacks_relu_descent, B.ff_batch), certify=C.ff_relu_descent,
         examples={LMIN.name: (Case(Y=_t([[0.0]]), M=_t([[-1.5]]), b=torch.tensor([0.5], dtype=torch.float64)),)},
     ),
     Claim(
@@ -227,6 +245,6 @@ CLAIMS = (
         statement="Y - t relu(Y V^T + 1 c^T) V = Y - t grad E_mlp(Y), E_mlp = (1/2) sum_ik relu(v_k^T y_i + c_k)^2, "
         "and it descends E_mlp",
         source=SOURCE, assumptions=(A.mlp_step_range(),),
-        cases=S.tied_mlp_cases, params={"step": "stable"}, check=check_tied_mlp, certify=C.tied_mlp,
+        cases=S.tied_mlp_cases, params={"step": "stable"}, **swept(slacks_tied_mlp, B.tied_mlp_batch), certify=C.tied_mlp,
     ),
 )

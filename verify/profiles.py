@@ -22,19 +22,21 @@ SLOW_OK = (HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_t
 @dataclass(frozen=True)
 class Budget:
     """Cases per search in a run: the float64 reference search, each other dtype or device,
-    each ablation (one assumption dropped), and the certificate draws."""
+    each ablation (one assumption dropped), and the certificate draws, for Hypothesis; and the
+    sweep engine's cases per search (each of the above) for claims with a batched check."""
 
     reference: int
     other: int
     ablation: int
     certificates: int
+    sweep: int
 
 
 BUDGETS = {
-    "quick": Budget(reference=100, other=40, ablation=50, certificates=20),
-    "dev": Budget(reference=100, other=40, ablation=50, certificates=20),
-    "ci": Budget(reference=100, other=40, ablation=50, certificates=20),
-    "nightly": Budget(reference=2000, other=2000, ablation=2000, certificates=200),
+    "quick": Budget(reference=100, other=40, ablation=50, certificates=20, sweep=20_000),
+    "dev": Budget(reference=100, other=40, ablation=50, certificates=20, sweep=20_000),
+    "ci": Budget(reference=100, other=40, ablation=50, certificates=20, sweep=20_000),
+    "nightly": Budget(reference=2000, other=2000, ablation=2000, certificates=200, sweep=1_000_000),
 }
 DATABASE_DIR = os.path.join(".hypothesis", "verify")
 

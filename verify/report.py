@@ -11,6 +11,8 @@ import json
 import math
 import os
 import tempfile
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +107,7 @@ def claim_json(run: ClaimRun) -> dict[str, Any]:
         "explanation": c.explanation or None,
         "evidence": run.evidence,
         "cases": sum(v.examples for v in run.verdicts.values()),
+        "engines": _engines(run.verdicts.values()),
         "worst_slack": _number(head.worst_slack) if head else None,
         "seconds": sum(v.seconds for v in run.verdicts.values()),
         "counterexample": _case_json(head) if head else None,
@@ -112,7 +115,7 @@ def claim_json(run: ClaimRun) -> dict[str, Any]:
         "replay": head.replay if head else None,
         "certificate": certificate_json(run.certificate) if run.certificate else None,
         "runs": [
-            {"device": dev, "dtype": dt, "verdict": v.status, "cases": v.examples,
+            {"device": dev, "dtype": dt, "verdict": v.status, "cases": v.examples, "engines": dict(v.engines),
              "worst_slack": _number(v.worst_slack), "undecided": dict(v.undecided), "seconds": v.seconds,
              "note": v.note or None}
             for (dev, dt), v in run.verdicts.items()
@@ -124,6 +127,7 @@ def claim_json(run: ClaimRun) -> dict[str, Any]:
                 "status": a.status,
                 "reason": a.reason,
                 "cases": a.verdict.examples,
+                "engines": dict(a.verdict.engines),
                 "seconds": a.verdict.seconds,
                 "counterexample": _case_json(a.verdict),
                 "sides": _sides(a.verdict) if a.verdict.counterexample is not None else None,
@@ -132,6 +136,14 @@ def claim_json(run: ClaimRun) -> dict[str, Any]:
             for a in run.ablations
         ],
     }
+
+
+def _engines(verdicts: Iterable[Verdict]) -> dict[str, int]:
+    """Cases judged per engine, over the runs of one claim."""
+    total: Counter[str] = Counter()
+    for v in verdicts:
+        total.update(v.engines)
+    return dict(total)
 
 
 def to_json(result: RunResult) -> dict[str, Any]:
@@ -232,12 +244,16 @@ def render_markdown(report: dict[str, Any]) -> str:
     out += ["## Claims", "",
             "Evidence `sampled`: property-based search found no counterexample in the cases counted "
             "(float64 and float32 together); worst slack is the smallest (margin / scale) seen, "
-            "negative within tolerance where rounding alone moved it.", ""]
+            "negative within tolerance where rounding alone moved it. Cases are counted per engine: "
+            "Hypothesis (structure, targeting, shrinking) and the batched sweep (volume; `-` where the "
+            "claim's check needs a solver or per-case autograd and has no batched form).", ""]
     out += [tabulate([
         [c["id"], c["statement"], c["verdict"], c["expected"] + ("" if c["matches"] else " (MISMATCH)"),
-         c["evidence"] + (", conjecture" if c["conjecture"] else ""), c["cases"], _slack(c["worst_slack"])]
+         c["evidence"] + (", conjecture" if c["conjecture"] else ""), c["cases"],
+         c.get("engines", {}).get("hypothesis", 0), c.get("engines", {}).get("sweep", "-"), _slack(c["worst_slack"])]
         for c in claims
-    ], headers=["claim", "statement", "observed", "expected", "evidence", "cases", "worst slack"], tablefmt="github"), ""]
+    ], headers=["claim", "statement", "observed", "expected", "evidence", "cases", "by Hypothesis", "by sweep", "worst slack"],
+        tablefmt="github"), ""]
 
     names: list[str] = []
     for c in claims:

@@ -31,8 +31,10 @@ from verify.certificates import CertificateSummary
 from verify.claims import Claim, registry
 from verify.curves import paper_model, raise_rates, reference_model
 from verify.profiles import BUDGETS
+from verify.samplers import UnknownKind
 from verify.search import DEFAULT_SEED, certify_claim, search_claim
-from verify.verdict import Verdict
+from verify.sweep import sweep_claim
+from verify.verdict import Verdict, combine
 
 Needed = Literal["needed", "not needed", "not tested"]
 
@@ -176,16 +178,31 @@ class _Task:
     seed: int
     max_examples: int | None
     certify: bool = False
+    sweep_cases: int = 0
 
 
 def _search(task: _Task) -> Verdict | CertificateSummary | None:
+    """One search: the sweep first where the claim has a batched check (it stops at a shrunk
+    counterexample), then Hypothesis for structure and targeting; one combined verdict."""
     torch.set_num_threads(1)
+    claim = registry()[task.claim_id]
     if task.certify:
-        return certify_claim(registry()[task.claim_id], profile=task.profile, seed=task.seed, max_examples=task.max_examples)
-    return search_claim(
-        registry()[task.claim_id], violate=task.violate, dtype=validate.dtype("dtype", task.dtype),
+        return certify_claim(claim, profile=task.profile, seed=task.seed, max_examples=task.max_examples)
+    dtype = validate.dtype("dtype", task.dtype)
+    verdicts = []
+    if claim.sweep is not None and task.sweep_cases > 0:
+        try:
+            swept = sweep_claim(claim, task.sweep_cases, dtype=dtype, device=task.device, seed=task.seed, violate=task.violate)
+        except UnknownKind:
+            swept = None  # the sampler cannot break this assumption; Hypothesis's strategy can
+        if swept is not None and swept.counterexample is not None:
+            return swept
+        verdicts += [swept] if swept is not None else []
+    verdicts.append(search_claim(
+        claim, violate=task.violate, dtype=dtype,
         device=task.device, profile=task.profile, seed=task.seed, max_examples=task.max_examples,
-    )
+    ))
+    return combine(*verdicts)
 
 
 def run(
@@ -198,6 +215,7 @@ def run(
     certify: bool = True,
     seed: int = DEFAULT_SEED,
     max_examples: int | None = None,
+    sweep_cases: int | None = None,
     workers: int | None = None,
     on_claim: Callable[[RunResult, ClaimRun], None] | None = None,
 ) -> RunResult:
@@ -205,6 +223,8 @@ def run(
 
     certify: also draw cases for the claims that have certificates (verify.certificates)
     and record the evidence level they reach.
+
+    max_examples, sweep_cases: override the profile's Hypothesis and sweep budgets per search.
 
     workers: processes for the searches (default: one per core; 1 runs in this process;
     CUDA runs always stay in this process).
@@ -226,16 +246,17 @@ def run(
     if budget is None:
         raise ValueError(f"profile must be one of {sorted(BUDGETS)}, got {profile!r}")
     cases = lambda n: max_examples if max_examples is not None else n  # noqa: E731
+    sweep = sweep_cases if sweep_cases is not None else budget.sweep
     plan: dict[str, list[_Task]] = {}
     for claim in claims:
         tasks = [
             _Task(claim.id, None, dev, dt, profile, seed,
-                  cases(budget.reference if (dev, dt) == (usable[0], names[0]) else budget.other))
+                  cases(budget.reference if (dev, dt) == (usable[0], names[0]) else budget.other), sweep_cases=sweep)
             for dev in usable for dt in names
         ]
         if ablate and usable and claim.expected == "holds":
             tasks += [
-                _Task(claim.id, a.name, usable[0], "float64", profile, seed, cases(budget.ablation))
+                _Task(claim.id, a.name, usable[0], "float64", profile, seed, cases(budget.ablation), sweep_cases=sweep)
                 for a in claim.assumptions
                 if not a.untestable
             ]

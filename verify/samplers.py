@@ -24,6 +24,10 @@ from verify.strategies import RHO_KINDS, step_limit
 F64 = torch.float64
 
 
+class UnknownKind(ValueError):
+    """A sampler was asked for a kind of input it does not draw (the strategy may)."""
+
+
 # --- numbers and plain matrices -------------------------------------------------------------
 
 
@@ -106,7 +110,7 @@ def weights(g: torch.Generator, kind: str, B: int, d: int) -> Tensor:
         return pick(g, [psd, indefinite])
     if kind == "any":
         return pick(g, [psd, indefinite] + ([psd + antisymmetric(g, B, d)] if d >= 2 else []))
-    raise ValueError(f"unknown weight kind {kind!r}")
+    raise UnknownKind(f"unknown weight kind {kind!r}")
 
 
 # --- token matrices Y ----------------------------------------------------------------------
@@ -173,7 +177,7 @@ def token_matrices(g: torch.Generator, kind: str, B: int, n: int, d: int, W: Ten
         return math.sqrt(d) * unit_rows(picked + uniform(g, (B, n, d), -0.4, 0.4))
     if kind == "unequal-norms":
         return token_matrices(g, "heterogeneous+rms+eigen-cluster", B, n, d, W)
-    raise ValueError(f"unknown token kind {kind!r}")
+    raise UnknownKind(f"unknown token kind {kind!r}")
 
 
 def sizes(g: torch.Generator, n: tuple[int, int], d: tuple[int, int]) -> tuple[int, int]:
@@ -208,7 +212,7 @@ def attention_batch(
         limit = step_limit(RHOS[name])
         fields["a"] = limit + 2.0 - uniform(g, (B,), 0.0, 2.0 - 1e-9)
     elif step is not None:
-        raise ValueError(f"unknown step kind {step!r}")
+        raise UnknownKind(f"unknown step kind {step!r}")
     return Case(**fields)
 
 
@@ -242,7 +246,7 @@ def ff_matrices(g: torch.Generator, kind: str, B: int, d: int) -> Tensor:
     elif kind == "symmetric":
         w = uniform(g, (B, d), -3.0, 3.0)
     else:
-        raise ValueError(f"unknown M kind {kind!r}")
+        raise UnknownKind(f"unknown M kind {kind!r}")
     return spectral(orthogonal(g, B, d), w)
 
 
@@ -268,7 +272,7 @@ def ff_batch(g: torch.Generator, B: int, *, M: str = "lmin>=-1", tokens: str = "
 def tied_mlp_batch(g: torch.Generator, B: int, *, step: str = "stable") -> Case:
     """Case(Y, V, c, t), t = f 2 / ||V||_2^2 with f in [0, 1] ('stable') or (1, 10] ('beyond')."""
     if step not in ("stable", "beyond"):
-        raise ValueError(f"unknown step kind {step!r}")
+        raise UnknownKind(f"unknown step kind {step!r}")
     n_, d_ = sizes(g, (1, 4), (1, 3))
     k = int(torch.randint(1, 5, (1,), generator=g, device=g.device))
     V = uniform(g, (B, k, d_), -2.0, 2.0)

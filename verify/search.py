@@ -113,6 +113,7 @@ def falsify(
         undecided=tally.undecided,
         seconds=seconds,
         note=note,
+        engines={"hypothesis": tally.judged},
     )
 
 

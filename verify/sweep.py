@@ -104,4 +104,5 @@ def sweep_claim(
         worst=worst,
         undecided=undecided,
         seconds=time.perf_counter() - start,
+        engines={"sweep": judged},
     )

@@ -24,6 +24,7 @@ class Verdict:
     counterexample: the shrunk failing input (a Tensor for the check_* API, a Case for claims)
     evidence:       how the verdict was reached
     replay:         a command or snippet that reproduces it
+    engines:        cases judged by each search engine ("hypothesis", "sweep")
     """
 
     holds: bool
@@ -36,6 +37,7 @@ class Verdict:
     undecided: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     note: str = ""
+    engines: dict[str, int] = field(default_factory=dict)
 
     @property
     def status(self) -> Status:
@@ -57,3 +59,29 @@ class Verdict:
         if self.note:
             text += f"\n{self.note}"
         return text
+
+
+def combine(*verdicts: Verdict) -> Verdict:
+    """One verdict from searches of the same claim by several engines: refuted by the first
+    that found a counterexample, holds only if every one holds, cases and time added up."""
+    refuted = next((v for v in verdicts if v.counterexample is not None), None)
+    engines: Counter[str] = Counter()
+    undecided: Counter[str] = Counter()
+    for v in verdicts:
+        engines.update(v.engines)
+        undecided.update(v.undecided)
+    judged = [v for v in verdicts if v.worst is not None or v.counterexample is not None]
+    lead = refuted or (min(judged, key=lambda v: v.worst_slack) if judged else verdicts[0])
+    return Verdict(
+        holds=refuted is None and all(v.holds for v in verdicts),
+        examples=sum(v.examples for v in verdicts),
+        worst_slack=min((v.worst_slack for v in verdicts if v.worst_slack == v.worst_slack), default=float("nan")),
+        counterexample=lead.counterexample,
+        evidence=lead.evidence,
+        replay=lead.replay,
+        worst=lead.worst,
+        undecided=undecided,
+        seconds=sum(v.seconds for v in verdicts),
+        note="; ".join(v.note for v in verdicts if v.note),
+        engines=dict(engines),
+    )
