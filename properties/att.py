@@ -28,11 +28,12 @@ from verify.attention import (
     sym,
     w_norms,
 )
+from verify.batch import per_case
 from verify.case import Case
 from verify.claims import Claim, swept
 from verify.layers import attention_block
 from verify.norm import condition, layer_norm, rms_norm
-from verify.numerics import Slack, Slacks, descent_slacks, identity_slack, identity_slacks, inequality_slacks, sensitivity
+from verify.numerics import Slacks, descent_slacks, identity_slacks, inequality_slacks, sensitivity, undecided_slacks
 from verify.rho import NEG_EXP, get
 
 SOURCE = "Yang, Huang, Wipf 2022, attention as MM (spec: ATT)"
@@ -127,21 +128,30 @@ def slacks_postnorm_descent(case: Case) -> Slacks:
     return slacks.skip_where(undefined, "renormalisation undefined: a row has W-norm <= 0")
 
 
-def check_layer_equiv(case: Case) -> Slack:
-    """N(Y + softmax(Y Wq Wk^T Y^T) Y Wv Wo) == N(T_a Y), a = c / (1 + c)."""
-    Y, W, c = case.tensor("Y"), case.tensor("W"), case.number("c")
+NORM_UNDEFINED = "norm undefined: a zero (RMS) or constant (LN) row"
+
+
+def slacks_layer_equiv(case: Case) -> Slacks:
+    """N(Y + softmax(Y Wq Wk^T Y^T) Y Wv Wo) == N(T_a Y), a = c / (1 + c).
+
+    Where N is undefined for a case (a zero or constant row) the norms raise; a batch of one
+    is then undecided, a larger one lets the sweep engine halve it down to that case."""
+    Y, W, c = case.tensor("Y"), case.tensor("W"), case.tensor("c")
     norm = layer_norm if case["norm"] == "layer_norm" else rms_norm
-    unfolded = attention_step(Y, W, c / (1 + c))
     a = c / (1 + c)
-    kappa = condition(unfolded, norm is layer_norm, (1 - a) * Y.abs() + a * (attention_weights(Y, W) @ Y.abs()))
-    conditioning = float(torch.linalg.cond(case.tensor("Wq")) * torch.linalg.cond(case.tensor("Wv")))
+    unfolded = attention_step(Y, W, a)
+    kappa = condition(unfolded, norm is layer_norm, (1 - per_case(a)) * Y.abs() + per_case(a) * (attention_weights(Y, W) @ Y.abs()))
+    conditioning = torch.linalg.cond(case.tensor("Wq")) * torch.linalg.cond(case.tensor("Wv"))
     scale = math.sqrt(Y.shape[-1]) * kappa * conditioning * (1 + c) * (1 + _logit_scale(Y, W))
     try:
-        standard = attention_block(Y, case.tensor("Wq"), case.tensor("Wk"), case.tensor("Wv"), case.tensor("Wo"), norm)
+        heads = [case.tensor(k)[:, None] for k in ("Wq", "Wk", "Wv", "Wo")]  # one head, on its own axis: (B, 1, d, d)
+        standard = attention_block(Y, *heads, norm)
         reference = norm(unfolded)
     except ValueError:
-        return Slack.skip("norm undefined: a zero (RMS) or constant (LN) row")
-    return identity_slack(standard, reference, scale=scale, n_terms=_n_terms(Y))
+        if len(Y) == 1:
+            return undecided_slacks(1, NORM_UNDEFINED, Y.device)
+        raise
+    return identity_slacks(standard, reference, scale=scale, n_terms=_n_terms(Y))
 
 
 def slacks_regularized_descent(case: Case) -> Slacks:
@@ -235,7 +245,7 @@ CLAIMS = (
         statement="N(Y + softmax(Y Wq Wk^T Y^T) Y Wv Wo) = N(T_a Y), a = c / (1 + c), N = LN or RMS",
         source=SOURCE, assumptions=(W_SYM, NORMS, A.value_scalar()),
         cases=S.attention_layer_cases, params={"weight": "symmetric", "tokens": "equal-norms", "value": "scalar"},
-        check=check_layer_equiv,
+        **swept(slacks_layer_equiv, B.attention_layer_batch),
     ),
     Claim(
         id="ATT-REG-DESCENT", family="ATT",

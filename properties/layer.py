@@ -8,8 +8,10 @@ import math
 import numpy as np
 import torch
 
+from properties.att import NORM_UNDEFINED
 from verify import assumptions as A
 from verify import convex
+from verify import samplers as B
 from verify import strategies as S
 from verify.alternating import (
     cycle,
@@ -22,12 +24,13 @@ from verify.alternating import (
     region_change,
 )
 from verify.attention import attention_energy, attention_energy_scale, attention_step, attention_weights, pairwise_sq_dists
+from verify.batch import per_case
 from verify.case import Case
-from verify.claims import Claim
+from verify.claims import Claim, swept
 from verify.feedforward import ff_energy, ff_energy_scale, linear_layer, tied_mlp_layer
 from verify.layers import transformer_block
 from verify.norm import condition, layer_norm, rms_norm
-from verify.numerics import Slack, descent_slack, identity_slack, sensitivity, worst
+from verify.numerics import Slack, Slacks, descent_slack, identity_slack, identity_slacks, sensitivity, undecided_slacks, worst
 
 SOURCE = "Yang, Huang, Wipf 2022, heterogeneous layers (spec: LAYER)"
 
@@ -149,31 +152,34 @@ def check_energy_curve(case: Case) -> Slack:
     return worst(*slacks)
 
 
-def check_block_equiv(case: Case) -> Slack:
+def slacks_block_equiv(case: Case) -> Slacks:
     """The post-norm block N(Z + ffn(Z)), Z = N(Y + attention(Y)), equals N(mlp(N(T_a Y))), a = c / (1 + c),
-    with mlp(Y) = Y - t grad E_mlp(Y) = Y - t relu(Y V^T + 1 c^T) V."""
-    Y, W, c, t, V, cb = (case.tensor("Y"), case.tensor("W"), case.number("c"), case.number("t"),
+    with mlp(Y) = Y - t grad E_mlp(Y) = Y - t relu(Y V^T + 1 c^T) V (undefined norms as in ATT-LAYER-EQUIV)."""
+    Y, W, c, t, V, cb = (case.tensor("Y"), case.tensor("W"), case.tensor("c"), case.tensor("t"),
                          case.tensor("V"), case.tensor("cb"))
     norm = layer_norm if case["norm"] == "layer_norm" else rms_norm
     attention = (case.tensor("Wq"), case.tensor("Wk"), case.tensor("Wv"), case.tensor("Wo"))
-    ffn = (V.mT, cb, case.tensor("W2"), torch.zeros(V.shape[-1], dtype=Y.dtype, device=Y.device))
+    ffn = (V.mT, cb, case.tensor("W2"), torch.zeros_like(V[..., 0, :]))
+    a = c / (1 + c)
     try:
-        inner = norm(attention_step(Y, W, c / (1 + c)))
+        inner = norm(attention_step(Y, W, a))
         outer_input = tied_mlp_layer(inner, V, cb, t)
         unfolded = norm(outer_input)
         standard = transformer_block(Y, attention, ffn, norm)
     except ValueError:
-        return Slack.skip("norm undefined: a zero (RMS) or constant (LN) row")
-    centred, a = norm is layer_norm, c / (1 + c)
-    attention_terms = (1 - a) * Y.abs() + a * (attention_weights(Y, W) @ Y.abs())
-    mlp_terms = inner.abs() + t * (torch.relu(inner @ V.mT + cb).abs() @ V.abs())
+        if len(Y) == 1:
+            return undecided_slacks(1, NORM_UNDEFINED, Y.device)
+        raise
+    centred = norm is layer_norm
+    attention_terms = (1 - per_case(a)) * Y.abs() + per_case(a) * (attention_weights(Y, W) @ Y.abs())
+    mlp_terms = inner.abs() + per_case(t) * (torch.relu(inner @ V.mT + cb[..., None, :]).abs() @ V.abs())
     kappa = condition(attention_step(Y, W, a), centred, attention_terms) * condition(outer_input, centred, mlp_terms)
-    conditioning = float(torch.linalg.cond(attention[0][0]) * torch.linalg.cond(attention[2][0]))
+    conditioning = torch.linalg.cond(attention[0][:, 0]) * torch.linalg.cond(attention[2][:, 0])
     A = Y.abs()
-    logits = float((A @ W.abs() @ A.mT).max())
-    step = 1 + t * float(torch.linalg.matrix_norm(V, 2)) ** 2 + t * float(cb.abs().max() * V.abs().sum(0).max())
+    logits = (A @ W.abs() @ A.mT).amax((-2, -1))
+    step = 1 + t * torch.linalg.matrix_norm(V, 2) ** 2 + t * cb.abs().amax(-1) * V.abs().sum(-2).amax(-1)
     scale = math.sqrt(Y.shape[-1]) * kappa * conditioning * (1 + c) * (1 + logits) * step
-    return identity_slack(standard, unfolded, scale=scale, n_terms=Y.numel() * len(attention[0]))
+    return identity_slacks(standard, unfolded, scale=scale, n_terms=Y.shape[-2] * Y.shape[-1] * attention[0].shape[-3])
 
 
 def _pair_case(P, a, Q, c, t, y) -> Case:
@@ -225,7 +231,7 @@ CLAIMS = (
         "equals N(mlp(N(T_a Y))): an MM step on E_att, a norm projection, a gradient step on E_mlp, a projection",
         source=SOURCE, assumptions=(A.weight_symmetric(), A.equal_w_norms(), A.value_scalar(), A.ffn_tied()),
         cases=S.block_cases, params={"weight": "symmetric", "tokens": "equal-norms", "value": "scalar", "ffn": "tied"},
-        check=check_block_equiv,
+        **swept(slacks_block_equiv, B.block_batch),
         explanation="Ties: every head has Wq_h Wk_h^T = W (symmetric) and Wv_h Wo_h = c_h I with sum c_h = c; "
         "W1 = V^T, b1 = c, W2 = -t V, b2 = 0; equal W-norms. Then a = c / (1 + c) (ATT-LAYER-EQUIV) and the FFN is "
         "FF-TIED-MLP's gradient step.",

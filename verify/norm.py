@@ -74,11 +74,11 @@ def centred_sphere_distance_identity(x: Tensor, Y: Tensor) -> tuple[Tensor, Tens
     return lhs, rhs
 
 
-def condition(Y: Tensor, centred: bool = True, terms: Tensor | None = None) -> float:
-    """kappa = 1 + max over rows of ||y||_inf / ||P y|| (||y|| for RMS): how much rounding in y
-    grows in N(y), the factor the spec scales LN tolerances by. When y was computed as a sum
-    that cancels (y = z + c A z), pass the magnitude of its terms (|z| + c A |z|) as `terms`:
-    their rounding is what N amplifies."""
+def condition(Y: Tensor, centred: bool = True, terms: Tensor | None = None) -> Tensor:
+    """kappa = 1 + max over the rows of each (n, d) matrix of ||y||_inf / ||P y|| (||y|| for RMS),
+    shape (...): how much rounding in y grows in N(y), the factor the spec scales LN tolerances
+    by. When y was computed as a sum that cancels (y = z + c A z), pass the magnitude of its
+    terms (|z| + c A |z|) as `terms`: their rounding is what N amplifies."""
     rows = centre_features(Y) if centred else Y
     size = (Y.abs() if terms is None else terms).amax(-1)
-    return 1.0 + float((size / torch.linalg.vector_norm(rows, dim=-1)).max())
+    return 1.0 + (size / torch.linalg.vector_norm(rows, dim=-1)).amax(-1)

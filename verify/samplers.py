@@ -162,6 +162,8 @@ def token_matrices(g: torch.Generator, kind: str, B: int, n: int, d: int, W: Ten
         return free * log_uniform(g, (B, 1, 1), 1e-3, 1.0)
     if kind == "nonneg":
         return free.abs()
+    if kind == "negative":
+        return -free.abs()
     if kind == "equal-norms":
         assert W is not None, "equal-norms tokens need W"
         return equal_w_norm_rows(free, W, uniform(g, (B,), 0.1, 3.0))
@@ -280,3 +282,75 @@ def tied_mlp_batch(g: torch.Generator, B: int, *, step: str = "stable") -> Case:
     fraction = uniform(g, (B,), 0.0, 1.0) if step == "stable" else 10.0 - uniform(g, (B,), 0.0, 9.0 - 1e-9)
     t = fraction * 2.0 / torch.linalg.matrix_norm(V, 2) ** 2
     return Case(Y=uniform(g, (B, n_, d_), -3.0, 3.0), V=V, c=uniform(g, (B, k), -3.0, 3.0), t=t)
+
+
+def paper_batch(
+    g: torch.Generator, B: int, *, tokens: str = "free+heterogeneous", n: tuple[int, int] = (2, 6), d: tuple[int, int] = (1, 3)
+) -> Case:
+    """Case(Y, V, A, b) as `strategies.paper_cases`: V, A with entries in [-1.5, 1.5]."""
+    n_, d_ = sizes(g, n, d)
+    return Case(
+        Y=token_matrices(g, tokens, B, n_, d_),
+        V=uniform(g, (B, d_, d_), -1.5, 1.5),
+        A=uniform(g, (B, d_, d_), -1.5, 1.5),
+        b=uniform(g, (B, d_), -3.0, 3.0),
+    )
+
+
+def _nonzero(g: torch.Generator, shape: tuple[int, ...], bound: float, floor: float) -> Tensor:
+    """Entries in [-bound, bound], a matrix whose largest entry is below `floor` redrawn as its sign pattern times floor."""
+    E = uniform(g, shape, -bound, bound)
+    small = E.abs().amax((-2, -1), keepdim=True) <= floor
+    return torch.where(small, torch.where(E >= 0, 2 * floor, -2 * floor), E)
+
+
+def attention_layer_batch(
+    g: torch.Generator, B: int, *, weight: str = "symmetric", tokens: str = "equal-norms", value: str = "scalar", norm: str = "any"
+) -> Case:
+    """Case(Y, W, Wq, Wk, Wv, Wo, c, norm) as `strategies.attention_layer_cases`: Wq = R, Wk = W^T R^{-T},
+    Wv = S, Wo = c S^{-1} ('scalar') or that plus a generic E, |E| >= 0.05 somewhere ('generic');
+    R, S = I + 0.3 U[-1, 1]; the norm shared by the batch (LN needs d >= 2)."""
+    base = attention_batch(g, B, weight=weight, tokens=tokens, rho="exp", step=None, n=(2, 4), d=(1, 2))
+    W = base.tensor("W")
+    d = W.shape[-1]
+    eye = torch.eye(d, dtype=F64, device=g.device)
+    R = eye + 0.3 * uniform(g, (B, d, d), -1.0, 1.0)
+    S = eye + 0.3 * uniform(g, (B, d, d), -1.0, 1.0)
+    c = uniform(g, (B,), 0.0, 3.0)
+    Wo = c[:, None, None] * torch.linalg.inv(S)
+    if value == "generic":
+        Wo = Wo + _nonzero(g, (B, d, d), 1.0, 0.05)
+    elif value != "scalar":
+        raise UnknownKind(f"unknown value kind {value!r}")
+    names = ("layer_norm", "rms_norm") if norm == "any" else (norm,)
+    name = names[int(torch.randint(len(names), (1,), generator=g, device=g.device))]
+    if name == "layer_norm" and d < 2:
+        name = "rms_norm"
+    return Case(Y=base["Y"], W=W, Wq=R, Wk=W.mT @ torch.linalg.inv(R).mT, Wv=S, Wo=Wo, c=c, norm=name)
+
+
+def block_batch(
+    g: torch.Generator, B: int, *, weight: str = "symmetric", tokens: str = "equal-norms", value: str = "scalar", ffn: str = "tied"
+) -> Case:
+    """A post-norm block as `strategies.block_cases`: h in [1, 3] heads (shared by the batch) with
+    Wq_h Wk_h^T = W and Wv_h Wo_h = s_h c I (shares s_h sum to 1); an FFN with W1 = V^T, b1 = cb,
+    W2 = -t V, t = f 2 / ||V||_2^2 ('tied') or W2 perturbed ('untied')."""
+    layer = attention_layer_batch(g, B, weight=weight, tokens=tokens, value=value)
+    d = layer.tensor("W").shape[-1]
+    heads = int(torch.randint(1, 4, (1,), generator=g, device=g.device))
+    shares = uniform(g, (B, heads), 0.1, 1.0)
+    shares = shares / shares.sum(-1, keepdim=True)
+    stack = lambda key: layer.tensor(key)[:, None].expand(B, heads, d, d).contiguous()  # noqa: E731
+    k = int(torch.randint(1, 4, (1,), generator=g, device=g.device))
+    V = _nonzero(g, (B, k, d), 2.0, 1e-3)
+    t = uniform(g, (B,), 0.0, 1.0) * 2.0 / torch.linalg.matrix_norm(V, 2) ** 2
+    W2 = -t[:, None, None] * V
+    if ffn == "untied":
+        W2 = W2 + _nonzero(g, (B, k, d), 1.0, 0.05)
+    elif ffn != "tied":
+        raise UnknownKind(f"unknown ffn kind {ffn!r}")
+    return Case(
+        Y=layer["Y"], W=layer["W"], c=layer["c"], norm=layer["norm"],
+        Wq=stack("Wq"), Wk=stack("Wk"), Wv=stack("Wv"), Wo=stack("Wo") * shares[:, :, None, None],
+        V=V, cb=uniform(g, (B, k), -3.0, 3.0), t=t, W2=W2,
+    )
