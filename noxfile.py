@@ -1,4 +1,4 @@
-"""nox sessions: tests, properties, lint, nightly, report.
+"""nox sessions: tests, properties, lint, nightly, report, bench.
 
 Each session installs the package into its own virtualenv, torch pinned to the CPU build
 these machines carry.
@@ -56,3 +56,12 @@ def report(session: nox.Session) -> None:
     """Re-render the markdown report from a JSON report (default reports/latest.json)."""
     _install(session)
     session.run("python", "-m", "verify", "report", *(session.posargs or ["reports/latest.json"]))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Throughput of the sweep engine, per-example Hypothesis and the raw batched math, with ratios
+    and the n-scaling up to n = 4096 (on CUDA too where present): nox -s bench -- --json."""
+    _install(session)
+    devices = ["--device", "cpu"] + (["--device", "cuda"] if _cuda_available(session) else [])
+    session.run("python", "-m", "verify", "bench", *devices, *session.posargs)

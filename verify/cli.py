@@ -1,4 +1,4 @@
-"""python -m verify [run | list | replay] — the command line."""
+"""python -m verify [run | list | replay | report | bench] — the command line."""
 
 from __future__ import annotations
 
@@ -107,6 +107,24 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if slack.ok else 1
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Throughput of the three engines and the n-scaling, as JSON or as tables."""
+    from verify.bench import bench
+
+    devices = tuple(args.device or ["cpu"])
+    for device in devices:
+        validate.device("--device", device)
+    torch.set_num_threads(args.threads)
+    figures = bench(devices, quick=args.quick)
+    if args.json:
+        print(json.dumps(figures, indent=1))
+        return 0
+    print(tabulate(figures["rows"], headers="keys", floatfmt=".3g"))
+    print()
+    print(tabulate(figures["scaling"], headers="keys", floatfmt=".3g"))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m verify", description=__doc__)
     sub = top.add_subparsers(dest="command")
@@ -126,6 +144,12 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("json", help="e.g. reports/latest.json")
     rep.add_argument("--md", help="where to write (default: beside the JSON)")
     rep.set_defaults(handler=_report)
+    b = sub.add_parser("bench", help="cases per second: sweep engine, Hypothesis, raw batched math; n-scaling")
+    b.add_argument("--json", action="store_true", help="print one JSON object (fields in DESIGN.md)")
+    b.add_argument("--device", action="append", help="cpu or cuda (repeatable)")
+    b.add_argument("--quick", action="store_true", help="fewer cases and n up to 1024 only")
+    b.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the runner's workers)")
+    b.set_defaults(handler=_bench)
     p = sub.add_parser("replay", help="re-run one stored case and print both sides")
     p.add_argument("claim")
     p.add_argument("case", help="the case as JSON")

@@ -118,7 +118,7 @@ class Slacks:
     scale: Tensor
     reason: Tensor
     reasons: tuple[str, ...] = ()
-    relation: str = "<="
+    relation: str | tuple[str, ...] = "<="  # one for all, or one per case
 
     def __len__(self) -> int:
         return self.margin.shape[0]
@@ -146,7 +146,8 @@ class Slacks:
         if int(self.reason[k]) != 0:
             return Slack.skip(self.reasons[int(self.reason[k]) - 1])
         value = lambda t: float(t[k])  # noqa: E731
-        return Slack(value(self.lhs), value(self.rhs), value(self.margin), value(self.tol), value(self.scale), self.relation)
+        return Slack(value(self.lhs), value(self.rhs), value(self.margin), value(self.tol), value(self.scale),
+                     _relation_at(self.relation, k))
 
     def undecided_counts(self) -> dict[str, int]:
         counts = torch.bincount(self.reason.cpu(), minlength=len(self.reasons) + 1).tolist()
@@ -219,10 +220,11 @@ def _common_reasons(slacks: tuple[Slacks, ...]) -> tuple[tuple[str, ...], list[T
 def cat_slacks(*slacks: Slacks) -> Slacks:
     """The slacks of consecutive batches as one."""
     reasons, codes = _common_reasons(slacks)
-    relations = {s.relation for s in slacks}
+    relation: str | tuple[str, ...] = slacks[0].relation
+    if any(s.relation != relation for s in slacks):
+        relation = tuple(_relation_at(s.relation, k) for s in slacks for k in range(len(s)))
     cat = lambda name: torch.cat([getattr(s, name) for s in slacks])  # noqa: E731
-    return Slacks(cat("lhs"), cat("rhs"), cat("margin"), cat("tol"), cat("scale"), torch.cat(codes), reasons,
-                  relations.pop() if len(relations) == 1 else "mixed")
+    return Slacks(cat("lhs"), cat("rhs"), cat("margin"), cat("tol"), cat("scale"), torch.cat(codes), reasons, relation)
 
 
 def undecided_slacks(size: int, reason: str, device: torch.device | str = "cpu") -> Slacks:
@@ -240,9 +242,15 @@ def worst_slacks(*slacks: Slacks) -> Slacks:
     pick = torch.where(none, torch.zeros_like(pick), pick)
     gather = lambda name: torch.stack([getattr(s, name) for s in slacks]).gather(0, pick[None])[0]  # noqa: E731
     reason = torch.stack(codes).gather(0, pick[None])[0]
-    relations = {s.relation for s in slacks}
-    relation = relations.pop() if len(relations) == 1 else "mixed"
+    relations = [s.relation for s in slacks]
+    relation: str | tuple[str, ...] = relations[0]
+    if any(r != relation for r in relations):  # per case, the relation of the slack picked
+        relation = tuple(_relation_at(relations[p], k) for k, p in enumerate(pick.tolist()))
     return Slacks(gather("lhs"), gather("rhs"), gather("margin"), gather("tol"), gather("scale"), reason, reasons, relation)
+
+
+def _relation_at(relation: str | tuple[str, ...], k: int) -> str:
+    return relation if isinstance(relation, str) else relation[k]
 
 
 def _float64(x: Tensor | float) -> Tensor:

@@ -252,10 +252,12 @@ def ff_matrices(g: torch.Generator, kind: str, B: int, d: int) -> Tensor:
     return spectral(orthogonal(g, B, d), w)
 
 
-def ff_batch(g: torch.Generator, B: int, *, M: str = "lmin>=-1", tokens: str = "free", n: tuple[int, int] = (1, 4)) -> Case:
+def ff_batch(
+    g: torch.Generator, B: int, *, M: str = "lmin>=-1", tokens: str = "free", n: tuple[int, int] = (1, 4), d: tuple[int, int] = (1, 3)
+) -> Case:
     """Case(Y, M, b) as `strategies.ff_cases`, half of it the bottom-eigenvector adversary
     (Y = 1 y^T, y > 0, b = (I - M)^T y - s u: grad E_ff(Y) = -s 1 u^T along the bottom eigenvector u)."""
-    n_, d_ = sizes(g, n, (2, 3) if M == "asymmetric" else (1, 3))
+    n_, d_ = sizes(g, n, (2, max(2, d[1])) if M == "asymmetric" else d)
     Mat = ff_matrices(g, M, B, d_)
     Y = token_matrices(g, tokens, B, n_, d_)
     b = uniform(g, (B, d_), -3.0, 3.0)

@@ -382,14 +382,16 @@ def ff_matrices(kind: str, d: int) -> st.SearchStrategy[np.ndarray]:
 
 
 @st.composite
-def ff_cases(draw: st.DrawFn, M: str = "lmin>=-1", tokens: str = "free", n: tuple[int, int] = (1, 4)) -> Case:
+def ff_cases(
+    draw: st.DrawFn, M: str = "lmin>=-1", tokens: str = "free", n: tuple[int, int] = (1, 4), d: tuple[int, int] = (1, 3)
+) -> Case:
     """Case(Y, M, b) for the FF claims, mixing in the bottom-eigenvector adversary.
 
     The adversary puts the gradient on the bottom eigenvector u of sym(M): Y = 1 y^T with
     y > 0 and b = (I - M) y - u, so grad E_ff(Y) = 1 u^T (for symmetric M).
     """
-    min_d = 2 if M == "asymmetric" else 1
-    n_, d_ = draw(sizes(n, (min_d, 3)))
+    min_d = 2 if M == "asymmetric" else d[0]
+    n_, d_ = draw(sizes(n, (min_d, max(min_d, d[1]))))
     Mat = draw(ff_matrices(M, d_))
     if draw(st.booleans()):
         y = np.abs(draw(matrices(1, d_)))[0] + draw(reals(0.0, 1.0))

@@ -1,0 +1,183 @@
+"""Throughput benchmarks: numbers printed, never asserted (a timed test flakes on a busy machine).
+
+`throughput(claim, n, d, dtype, device)` measures, in one run and on the same claim and sizes:
+- sweep:      the sweep engine (sampling, batched check with its tolerances, bookkeeping);
+- hypothesis: the same claim searched one case at a time by Hypothesis (draw, check, target);
+- raw:        the claim's energies and step alone on a pre-drawn batch (no sampling, no
+              tolerances): the floor a batched engine can approach.
+`scaling(ns, d, dtype, device)` times one (n, d) token matrix through ATT-DESCENT's raw
+computation and its full check as n grows, with the peak memory: the O(n^2) claim.
+
+Peak memory is the CUDA allocator's peak on CUDA; on CPU it is the growth of the process's
+peak resident set (ru_maxrss), which only rises, so the sizes run in increasing order.
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+from verify.attention import attention_energy, attention_step
+from verify.case import Case
+from verify.claims import registry
+from verify.feedforward import ff_energy, linear_layer
+from verify.profiles import search_settings
+from verify.rho import get
+from verify.search import falsify
+from verify.sweep import sweep_claim
+
+
+def _raw_attention(case: Case) -> torch.Tensor:
+    """E_att(Y), T_a Y, E_att(T_a Y): what ATT-DESCENT computes, without its tolerances."""
+    Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
+    return attention_energy(attention_step(Y, W, case.tensor("a"), rho), W, rho) - attention_energy(Y, W, rho)
+
+
+def _raw_ff(case: Case) -> torch.Tensor:
+    """E_ff(Y), Y M + 1 b^T, E_ff(Y M + 1 b^T): what FF-DESCENT computes, without its tolerances."""
+    Y, M, b = case.tensor("Y"), case.tensor("M"), case.tensor("b")
+    return ff_energy(linear_layer(Y, M, b), M, b) - ff_energy(Y, M, b)
+
+
+RAW: dict[str, Callable[[Case], torch.Tensor]] = {"ATT-DESCENT": _raw_attention, "FF-DESCENT": _raw_ff}
+
+
+@dataclass(frozen=True)
+class Row:
+    claim: str
+    n: int
+    d: int
+    dtype: str
+    device: str
+    sweep_cases_per_s: float
+    hypothesis_cases_per_s: float
+    raw_cases_per_s: float
+    peak_bytes: int
+    sweep_over_hypothesis: float
+    sweep_over_raw: float
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _peak_start(device: str) -> int:
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        return torch.cuda.memory_allocated()
+    return _rss()
+
+
+def _peak_bytes(device: str, start: int) -> int:
+    if device.startswith("cuda"):
+        return int(torch.cuda.max_memory_allocated() - start)
+    return max(0, _rss() - start)
+
+
+def _rss() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
+
+
+def _sizes(n: int, d: int) -> dict[str, tuple[int, int]]:
+    return {"n": (n, n), "d": (d, d)}
+
+
+def throughput(
+    claim_id: str, n: int, d: int, dtype: torch.dtype, device: str,
+    *, sweep_cases: int = 100_000, hypothesis_cases: int = 300, batch: int = 4096, seed: int = 0,
+) -> Row:
+    """Cases per second of the three engines on one claim at one size (all in this process)."""
+    claim = registry()[claim_id]
+    if claim.sweep is None or claim_id not in RAW:
+        raise ValueError(f"claim must be one of {sorted(RAW)}, got {claim_id!r}")
+    params = _sizes(n, d)
+
+    start = _peak_start(device)
+    sweep_claim(claim, min(batch, sweep_cases), dtype=dtype, device=device, seed=seed, batch=batch, params=params)  # warm-up
+    _sync(device)
+    t = time.perf_counter()
+    swept = sweep_claim(claim, sweep_cases, dtype=dtype, device=device, seed=seed + 1, batch=batch, params=params)
+    _sync(device)
+    sweep_rate = (swept.examples + sum(swept.undecided.values())) / (time.perf_counter() - t)
+    peak = _peak_bytes(device, start)
+
+    generator = torch.Generator(device).manual_seed(seed)
+    drawn = claim.sweep.sample(generator, batch, **{**claim.params, **params}).to(dtype, device)
+    raw = RAW[claim_id]
+    raw(drawn)
+    _sync(device)
+    repeats, t = 0, time.perf_counter()
+    while repeats < 3 or time.perf_counter() - t < 0.5:
+        raw(drawn)
+        repeats += 1
+    _sync(device)
+    raw_rate = repeats * batch / (time.perf_counter() - t)
+
+    def check(case: Case):
+        return claim.check(case.to(dtype, device))
+
+    strategy = claim.cases(**{**claim.params, **params})
+    t = time.perf_counter()
+    verdict = falsify(strategy, check, settings=search_settings("quick", hypothesis_cases), seed=seed)
+    hypothesis_rate = (verdict.examples + sum(verdict.undecided.values())) / (time.perf_counter() - t)
+
+    return Row(claim_id, n, d, str(dtype).removeprefix("torch."), device, sweep_rate, hypothesis_rate, raw_rate, peak,
+               sweep_rate / hypothesis_rate, sweep_rate / raw_rate)
+
+
+@dataclass(frozen=True)
+class ScalingRow:
+    n: int
+    d: int
+    dtype: str
+    device: str
+    raw_seconds: float
+    check_seconds: float
+    peak_bytes: int
+
+
+def scaling(ns: tuple[int, ...], d: int, dtype: torch.dtype, device: str, seed: int = 0) -> list[ScalingRow]:
+    """One (n, d) case of ATT-DESCENT at each n (increasing): raw computation and full check."""
+    claim = registry()["ATT-DESCENT"]
+    assert claim.sweep is not None
+    rows = []
+    for n in sorted(ns):
+        generator = torch.Generator(device).manual_seed(seed)
+        case = claim.sweep.sample(generator, 1, **{**claim.params, "n": (n, n), "d": (d, d)}).to(dtype, device)
+        start = _peak_start(device)
+        t = time.perf_counter()
+        _raw_attention(case)
+        _sync(device)
+        raw_seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        claim.sweep.slacks(case)
+        _sync(device)
+        check_seconds = time.perf_counter() - t
+        rows.append(ScalingRow(n, d, str(dtype).removeprefix("torch."), device, raw_seconds, check_seconds,
+                               _peak_bytes(device, start)))
+        del case
+    return rows
+
+
+def bench(devices: tuple[str, ...] = ("cpu",), quick: bool = False) -> dict[str, list[dict[str, object]]]:
+    """The benchmark table: throughput rows for a few (claim, n, d, dtype, device), and the n-scaling rows."""
+    sizes = [("ATT-DESCENT", 4, 2), ("ATT-DESCENT", 16, 16), ("FF-DESCENT", 4, 3)]
+    ns = (256, 1024) if quick else (256, 512, 1024, 2048, 4096)
+    rows, scaled = [], []
+    for device in devices:
+        for dtype in (torch.float64, torch.float32):
+            for claim_id, n, d in sizes:
+                rows.append(asdict(throughput(claim_id, n, d, dtype, device,
+                                              sweep_cases=20_000 if quick else 100_000,
+                                              hypothesis_cases=100 if quick else 300)))
+            scaled += [asdict(r) for r in scaling(ns, 64, dtype, device)]
+    return {"rows": rows, "scaling": scaled}
