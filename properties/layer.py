@@ -74,9 +74,14 @@ def check_fixed_point(case: Case) -> Slack:
     eye = torch.eye(P.shape[-1], dtype=P.dtype, device=P.device)
     y_inf, y_star = cycle_fixed_point(P, a, Q, c, t), joint_minimiser(P, a, Q, c)
     size = float(y_inf.abs().max() + a.abs().max() + c.abs().max())
-    kappa = float(torch.linalg.cond(P + Q - t * Q @ P))
+    # y_inf solves (P + Q - t Q P) y = ...: near t = 2 / lmax that matrix is a small difference of large terms,
+    # so its rounding is eps times the terms, amplified by its condition number
+    system = P + Q - t * Q @ P
+    terms = P.abs() + Q.abs() + t * Q.abs() @ P.abs()
+    kappa = float(torch.linalg.cond(system) * torch.linalg.matrix_norm(terms, 2) / torch.linalg.matrix_norm(system, 2))
     slacks = [
-        identity_slack(cycle(y_inf, P, a, Q, c, t), y_inf, scale=size * (1 + float(P.abs().sum() + Q.abs().sum()))),
+        # the cycle is two gradient steps, y - t P (y - a) then - t Q (. - c): its terms grow like (1 + t|P|)(1 + t|Q|)
+        identity_slack(cycle(y_inf, P, a, Q, c, t), y_inf, scale=size * (1 + t * float(P.abs().sum())) * (1 + t * float(Q.abs().sum()))),
         identity_slack(y_inf - y_star, fixed_point_bias(P, a, Q, c, t), scale=size * kappa),
     ]
     rho = float(torch.linalg.eigvals((eye - t * Q) @ (eye - t * P)).abs().max())
