@@ -16,6 +16,7 @@ from verify.attention import (
     attention_kernel,
     attention_step,
     attention_weights,
+    energy_with_scale,
     key_bias_softmax,
     pairwise_rounding_scale,
     pairwise_sq_dists,
@@ -33,7 +34,7 @@ from verify.case import Case
 from verify.claims import Claim, swept
 from verify.layers import attention_block
 from verify.norm import condition, layer_norm, rms_norm
-from verify.numerics import Slacks, descent_slacks, identity_slacks, inequality_slacks, sensitivity, undecided_slacks
+from verify.numerics import Slacks, descent_slacks, identity_slacks, inequality_slacks, undecided_slacks
 from verify.rho import NEG_EXP, get
 
 SOURCE = "Yang, Huang, Wipf 2022, attention as MM (spec: ATT)"
@@ -85,11 +86,13 @@ def _energy_descent(case: Case, Y1: torch.Tensor, rho=NEG_EXP, logits: torch.Ten
     """E_att(Y1) <= E_att(Y); Y1 came from a softmax over logits of size `logits`, whose rounding
     (relative eps (1 + logits) in Y1) moves E_att(Y1) by up to that times sum |grad| |Y1|."""
     Y, W = case.tensor("Y"), case.tensor("W")
-    moved = sensitivity(lambda Z: attention_energy(Z, W, rho), Y1) * (1 + logits)
-    scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y1, W, rho) + moved
-    return descent_slacks(
-        attention_energy(Y, W, rho), attention_energy(Y1, W, rho), dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y)
-    )
+    before, before_scale = energy_with_scale(Y, W, rho)
+    Z = Y1.detach().clone().requires_grad_(True)
+    after, after_scale = energy_with_scale(Z, W, rho)
+    (grad,) = torch.autograd.grad(after.sum(), Z)
+    moved = (grad.abs() * Y1.abs()).sum((-2, -1)) * (1 + logits)  # verify.numerics.sensitivity, sharing the forward pass
+    scale = before_scale + after_scale.detach() + moved
+    return descent_slacks(before, after.detach(), dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y))
 
 
 def slacks_descent(case: Case) -> Slacks:

@@ -147,3 +147,21 @@ def test_run_counts_cases_per_engine():
     lmin = next(a for a in claim["assumptions"] if a["name"] == "lmin(M) >= -1")
     assert lmin["needed"] is True and "sweep" in lmin["engines"]
     assert "by sweep" in result.to_markdown()
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d != "cpu"])
+@pytest.mark.parametrize("claim", SWEPT, ids=lambda c: c.id)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_cpu_and_cuda_verdicts_agree(claim, dtype, device):
+    """The same 256 cases judged on the CPU and on CUDA (TF32 off): the same cases are decided,
+    the same ones hold, and the margins differ by less than the tolerance they are judged by."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    batch = claim.sweep.sample(torch.Generator().manual_seed(9), 256, **claim.params)
+    on_cpu = _judge(claim, batch.to(dtype, "cpu"), 256)
+    on_cuda = _judge(claim, batch.to(dtype, device), 256)
+    both = on_cpu.decided & on_cuda.decided.cpu()
+    assert int(both.sum()) >= 0.9 * int(on_cpu.decided.sum())
+    assert torch.equal(on_cpu.failing[both], on_cuda.failing.cpu()[both])
+    gap = (on_cpu.margin - on_cuda.margin.cpu()).abs()[both]
+    assert bool((gap <= 2 * torch.maximum(on_cpu.tol, on_cuda.tol.cpu())[both]).all()), float(gap.max())

@@ -75,6 +75,14 @@ def attention_energy_scale(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
     return (rho.value(d2 / 2).abs() + rho.deriv(d2 / 2).abs() * pairwise_rounding_scale(Y, W)).sum((-2, -1))
 
 
+def energy_with_scale(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> tuple[Tensor, Tensor]:
+    """(attention_energy, attention_energy_scale) from one computation of the distances."""
+    validate.tokens_with(Y, W=W)
+    half = pairwise_sq_dists(Y, W) / 2
+    value = rho.value(half)
+    return value.sum((-2, -1)), (value.abs() + rho.deriv(half).abs() * pairwise_rounding_scale(Y, W)).sum((-2, -1))
+
+
 def attention_kernel(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
     """B_ij = rho'(dist2_ij / 2), shape (..., n, n)."""
     return rho.deriv(pairwise_sq_dists(Y, W) / 2)

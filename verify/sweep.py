@@ -42,6 +42,13 @@ def _judge(claim: Claim, batch: Case, size: int) -> Slacks:
         return cat_slacks(_judge(claim, batch.take(slice(0, half)), half), _judge(claim, batch.take(slice(half, size)), size - half))
 
 
+def _cases(batch: Case) -> list[Case]:
+    """Each case of a batch (views, float64 on the CPU), for the assumption predicates."""
+    cpu = batch.to(torch.float64, "cpu")
+    return [Case(**{k: (float(v[i]) if v.ndim == 1 else v[i]) if isinstance(v, torch.Tensor) else v for k, v in cpu.items()})
+            for i in range(len(next(v for v in cpu.values() if isinstance(v, torch.Tensor))))]
+
+
 def sweep_claim(
     claim: Claim,
     cases: int,
@@ -80,6 +87,9 @@ def sweep_claim(
         drawn += size
         sample = claim.sweep.sample(generator, size, **options)
         slacks = _judge(claim, sample.to(dtype, device), size)
+        if broken is not None:  # a drawn case that happens to keep the assumption is no case of this ablation
+            kept = torch.tensor([broken.holds(case) for case in _cases(sample)], device=slacks.reason.device)
+            slacks = slacks.skip_where(kept, f"drawn case keeps {broken.name!r}")
         judged += int(slacks.decided.sum())
         undecided.update(slacks.undecided_counts())
         if not bool(slacks.decided.any()):
