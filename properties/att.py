@@ -246,7 +246,7 @@ CLAIMS = (
     Claim(
         id="ATT-LAYER-EQUIV", family="ATT",
         statement="N(Y + softmax(Y Wq Wk^T Y^T) Y Wv Wo) = N(T_a Y), a = c / (1 + c), N = LN or RMS",
-        source=SOURCE, assumptions=(W_SYM, NORMS, A.value_scalar()),
+        source=SOURCE, assumptions=(A.query_key_tie(), W_SYM, NORMS, A.value_scalar()),
         cases=S.attention_layer_cases, params={"weight": "symmetric", "tokens": "equal-norms", "value": "scalar"},
         **swept(slacks_layer_equiv, B.attention_layer_batch),
     ),

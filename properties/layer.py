@@ -234,7 +234,7 @@ CLAIMS = (
         id="LAYER-BLOCK-EQUIV", family="LAYER",
         statement="a post-norm block N(Z + relu(Z W1 + 1 b1^T) W2), Z = N(Y + sum_h softmax(Y Wq_h Wk_h^T Y^T) Y Wv_h Wo_h), "
         "equals N(mlp(N(T_a Y))): an MM step on E_att, a norm projection, a gradient step on E_mlp, a projection",
-        source=SOURCE, assumptions=(A.weight_symmetric(), A.equal_w_norms(), A.value_scalar(), A.ffn_tied()),
+        source=SOURCE, assumptions=(A.query_key_tie(), A.weight_symmetric(), A.equal_w_norms(), A.value_scalar(), A.ffn_tied()),
         cases=S.block_cases, params={"weight": "symmetric", "tokens": "equal-norms", "value": "scalar", "ffn": "tied"},
         **swept(slacks_block_equiv, B.block_batch),
         explanation="Ties: every head has Wq_h Wk_h^T = W (symmetric) and Wv_h Wo_h = c_h I with sum c_h = c; "

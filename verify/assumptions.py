@@ -99,6 +99,16 @@ def equal_w_norms(tokens_key: str = "Y", weight_key: str = "W") -> Assumption:
     return Assumption("equal W-norms q_i", holds, {"tokens": "unequal-norms"})
 
 
+def query_key_tie() -> Assumption:
+    """Wq_h Wk_h^T = W for every head: W is what the unfolded step uses, so a case without the tie
+    is about some other matrix (shrinking must keep it; no ablation can drop it)."""
+    def holds(c: Case) -> bool:
+        QK = _np(c, "Wq") @ np.swapaxes(_np(c, "Wk"), -1, -2)
+        W = _np(c, "W")
+        return bool(np.abs(QK - W).max() <= 1e-10 * max(1.0, np.abs(W).max()))
+    return Assumption("Wq Wk^T = W", holds, untestable="W is defined as Wq Wk^T: without the tie the claim is about another matrix")
+
+
 def value_scalar() -> Assumption:
     """Wv Wo = c I with c >= 0 (summed over heads when the weights are stacked per head)."""
     def holds(c: Case) -> bool:

@@ -8,18 +8,22 @@
 `scaling(ns, d, dtype, device)` times one (n, d) token matrix through ATT-DESCENT's raw
 computation and its full check as n grows, with the peak memory: the O(n^2) claim.
 
-Peak memory is the CUDA allocator's peak on CUDA; on CPU it is the growth of the process's
-peak resident set (ru_maxrss), which only rises, so the sizes run in increasing order.
+Peak memory is the CUDA allocator's peak on CUDA; on CPU it is how far the process's peak
+resident set (ru_maxrss) rose above its resident set before the measurement. `bench` runs every
+row in a fresh process, so each row's peak is its own.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from multiprocessing import get_context
 
 import torch
 
@@ -73,7 +77,16 @@ def _peak_start(device: str) -> int:
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
         return torch.cuda.memory_allocated()
-    return _rss()
+    return _current_rss()
+
+
+def _current_rss() -> int:
+    """Resident set now (Linux /proc); elsewhere the peak so far, which is what it can tell."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize()
+    except OSError:
+        return _rss()
 
 
 def _peak_bytes(device: str, start: int) -> int:
@@ -96,6 +109,7 @@ def throughput(
     *, sweep_cases: int = 100_000, hypothesis_cases: int = 300, batch: int = 4096, seed: int = 0,
 ) -> Row:
     """Cases per second of the three engines on one claim at one size (all in this process)."""
+    torch.set_num_threads(1)
     claim = registry()[claim_id]
     if claim.sweep is None or claim_id not in RAW:
         raise ValueError(f"claim must be one of {sorted(RAW)}, got {claim_id!r}")
@@ -145,39 +159,59 @@ class ScalingRow:
     peak_bytes: int
 
 
-def scaling(ns: tuple[int, ...], d: int, dtype: torch.dtype, device: str, seed: int = 0) -> list[ScalingRow]:
-    """One (n, d) case of ATT-DESCENT at each n (increasing): raw computation and full check."""
+def scaling_point(n: int, d: int, dtype: torch.dtype, device: str, seed: int = 0) -> ScalingRow:
+    """One (n, d) case of ATT-DESCENT: its raw computation and its full check, timed, with the peak memory."""
+    torch.set_num_threads(1)
     claim = registry()["ATT-DESCENT"]
     assert claim.sweep is not None
-    rows = []
-    for n in sorted(ns):
-        generator = torch.Generator(device).manual_seed(seed)
-        case = claim.sweep.sample(generator, 1, **{**claim.params, "n": (n, n), "d": (d, d)}).to(dtype, device)
-        start = _peak_start(device)
-        t = time.perf_counter()
-        _raw_attention(case)
-        _sync(device)
-        raw_seconds = time.perf_counter() - t
-        t = time.perf_counter()
-        claim.sweep.slacks(case)
-        _sync(device)
-        check_seconds = time.perf_counter() - t
-        rows.append(ScalingRow(n, d, str(dtype).removeprefix("torch."), device, raw_seconds, check_seconds,
-                               _peak_bytes(device, start)))
-        del case
-    return rows
+    generator = torch.Generator(device).manual_seed(seed)
+    warm_up = claim.sweep.sample(generator, 1, **{**claim.params, "n": (32, 32), "d": (d, d)}).to(dtype, device)
+    claim.sweep.slacks(warm_up)  # one-time allocations (kernels, autograd engine) are not the claim's
+    case = claim.sweep.sample(generator, 1, **{**claim.params, "n": (n, n), "d": (d, d)}).to(dtype, device)
+    start = _peak_start(device)
+    t = time.perf_counter()
+    _raw_attention(case)
+    _sync(device)
+    raw_seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    claim.sweep.slacks(case)
+    _sync(device)
+    check_seconds = time.perf_counter() - t
+    return ScalingRow(n, d, str(dtype).removeprefix("torch."), device, raw_seconds, check_seconds, _peak_bytes(device, start))
+
+
+def scaling(ns: tuple[int, ...], d: int, dtype: torch.dtype, device: str, seed: int = 0) -> list[ScalingRow]:
+    """`scaling_point` at each n, in this process (peaks then overlap; `bench` isolates them)."""
+    return [scaling_point(n, d, dtype, device, seed) for n in sorted(ns)]
+
+
+def _isolated(function: Callable[..., object], *args: object, **kwargs: object) -> object:
+    """function(*args) in a fresh process, so that its peak memory is its own. glibc's malloc is
+    told to map every block over 64 KiB on its own, so that a freed tensor leaves the resident set
+    at once and the peak counts live tensors, not the heap's high-water mark."""
+    saved = os.environ.get("MALLOC_MMAP_THRESHOLD_")
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+            return pool.submit(function, *args, **kwargs).result()
+    finally:
+        if saved is None:
+            del os.environ["MALLOC_MMAP_THRESHOLD_"]
+        else:
+            os.environ["MALLOC_MMAP_THRESHOLD_"] = saved
 
 
 def bench(devices: tuple[str, ...] = ("cpu",), quick: bool = False) -> dict[str, list[dict[str, object]]]:
-    """The benchmark table: throughput rows for a few (claim, n, d, dtype, device), and the n-scaling rows."""
+    """The benchmark table: throughput rows for a few (claim, n, d, dtype, device), and the n-scaling
+    rows (d = 64, n up to 4096), each measured in a fresh process."""
     sizes = [("ATT-DESCENT", 4, 2), ("ATT-DESCENT", 16, 16), ("FF-DESCENT", 4, 3)]
     ns = (256, 1024) if quick else (256, 512, 1024, 2048, 4096)
     rows, scaled = [], []
     for device in devices:
         for dtype in (torch.float64, torch.float32):
             for claim_id, n, d in sizes:
-                rows.append(asdict(throughput(claim_id, n, d, dtype, device,
-                                              sweep_cases=20_000 if quick else 100_000,
-                                              hypothesis_cases=100 if quick else 300)))
-            scaled += [asdict(r) for r in scaling(ns, 64, dtype, device)]
+                row = _isolated(throughput, claim_id, n, d, dtype, device,
+                                sweep_cases=20_000 if quick else 100_000, hypothesis_cases=100 if quick else 300)
+                rows.append(asdict(row))  # type: ignore[call-overload]
+            scaled += [asdict(_isolated(scaling_point, n, 64, dtype, device)) for n in ns]  # type: ignore[call-overload]
     return {"rows": rows, "scaling": scaled}

@@ -234,11 +234,20 @@ def regularized_batch(g: torch.Generator, B: int, *, weight: str = "psd", rho: s
 
 
 def ff_matrices(g: torch.Generator, kind: str, B: int, d: int) -> Tensor:
-    """M of a named kind: 'lmin>=-1' (spectrum in [-1, 3], -1 itself in one case of eight),
-    'symmetric' (spectrum in [-3, 3]), 'below-minus-one' (lmin = -1 - e, e log-uniform over
-    [1e-6, 2]), 'asymmetric' (spectrum in [-1, 3] plus an antisymmetric part, d >= 2)."""
+    """M of a named kind (see `ff_spectral`)."""
+    return ff_spectral(g, kind, B, d)[0]
+
+
+def ff_spectral(g: torch.Generator, kind: str, B: int, d: int) -> tuple[Tensor, Tensor]:
+    """(M, u): M of a named kind and the bottom eigenvector u of sym(M), known from the draw (no
+    eigh): 'lmin>=-1' (spectrum in [-1, 3], -1 itself in one case of eight), 'symmetric'
+    (spectrum in [-3, 3]), 'below-minus-one' (lmin = -1 - e, e log-uniform over [1e-6, 2]),
+    'asymmetric' (spectrum in [-1, 3] plus an antisymmetric part, d >= 2; u is then an
+    eigenvector of the spectral part only, used for nothing but the adversary's direction)."""
+    Q = orthogonal(g, B, d)
     if kind == "asymmetric":
-        return spectral(orthogonal(g, B, d), uniform(g, (B, d), -1.0, 3.0)) + antisymmetric(g, B, d)
+        w = uniform(g, (B, d), -1.0, 3.0)
+        return spectral(Q, w) + antisymmetric(g, B, d), Q[:, :, 0]  # (the sym part's bottom vector is not tracked)
     if kind == "below-minus-one":
         w = uniform(g, (B, d), -3.0, 3.0)
         w[:, 0] = -1.0 - log_uniform(g, (B,), 1e-6, 2.0)
@@ -249,7 +258,8 @@ def ff_matrices(g: torch.Generator, kind: str, B: int, d: int) -> Tensor:
         w = uniform(g, (B, d), -3.0, 3.0)
     else:
         raise UnknownKind(f"unknown M kind {kind!r}")
-    return spectral(orthogonal(g, B, d), w)
+    bottom = Q.gather(2, w.argmin(-1)[:, None, None].expand(B, d, 1))[..., 0]
+    return spectral(Q, w), bottom
 
 
 def ff_batch(
@@ -258,13 +268,12 @@ def ff_batch(
     """Case(Y, M, b) as `strategies.ff_cases`, half of it the bottom-eigenvector adversary
     (Y = 1 y^T, y > 0, b = (I - M)^T y - s u: grad E_ff(Y) = -s 1 u^T along the bottom eigenvector u)."""
     n_, d_ = sizes(g, n, (2, max(2, d[1])) if M == "asymmetric" else d)
-    Mat = ff_matrices(g, M, B, d_)
+    Mat, bottom = ff_spectral(g, M, B, d_)
     Y = token_matrices(g, tokens, B, n_, d_)
     b = uniform(g, (B, d_), -3.0, 3.0)
     y = uniform(g, (B, d_), 0.0, 3.0) + uniform(g, (B, 1), 0.0, 1.0)
-    _, U = torch.linalg.eigh((Mat + Mat.mT) / 2)
     eye = torch.eye(d_, dtype=F64, device=g.device)
-    b_adv = ((eye - Mat).mT @ y[..., None])[..., 0] - U[:, :, 0] * log_uniform(g, (B, 1), 1e-2, 3.0)
+    b_adv = ((eye - Mat).mT @ y[..., None])[..., 0] - bottom * log_uniform(g, (B, 1), 1e-2, 3.0)
     adversary = torch.rand((B,), generator=g, device=g.device) < 0.5
     return Case(
         Y=torch.where(adversary[:, None, None], y[:, None, :].expand(B, n_, d_), Y),
