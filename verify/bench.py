@@ -9,8 +9,10 @@
 computation and its full check as n grows, with the peak memory: the O(n^2) claim.
 
 Peak memory is the CUDA allocator's peak on CUDA; on CPU it is how far the process's peak
-resident set (ru_maxrss) rose above its resident set before the measurement. `bench` runs every
-row in a fresh process, so each row's peak is its own.
+resident set (ru_maxrss) rose above its resident set before the measurement (for the
+throughput rows that includes the heap's slack; the scaling rows map large blocks one by one,
+so theirs is the live tensors). `bench` runs every row in a fresh process, so each row's peak
+is its own.
 """
 
 from __future__ import annotations
@@ -185,18 +187,20 @@ def scaling(ns: tuple[int, ...], d: int, dtype: torch.dtype, device: str, seed: 
     return [scaling_point(n, d, dtype, device, seed) for n in sorted(ns)]
 
 
-def _isolated(function: Callable[..., object], *args: object, **kwargs: object) -> object:
-    """function(*args) in a fresh process, so that its peak memory is its own. glibc's malloc is
-    told to map every block over 64 KiB on its own, so that a freed tensor leaves the resident set
-    at once and the peak counts live tensors, not the heap's high-water mark."""
+def _isolated(function: Callable[..., object], *args: object, mapped: bool = False, **kwargs: object) -> object:
+    """function(*args) in a fresh process, so that its peak memory is its own. With `mapped`,
+    glibc's malloc maps every block over 64 KiB on its own, so that a freed tensor leaves the
+    resident set at once and the peak counts live tensors, not the heap's high-water mark (it
+    slows small allocations down, so throughput rows run without it)."""
     saved = os.environ.get("MALLOC_MMAP_THRESHOLD_")
-    os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    if mapped:
+        os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
             return pool.submit(function, *args, **kwargs).result()
     finally:
         if saved is None:
-            del os.environ["MALLOC_MMAP_THRESHOLD_"]
+            os.environ.pop("MALLOC_MMAP_THRESHOLD_", None)
         else:
             os.environ["MALLOC_MMAP_THRESHOLD_"] = saved
 
@@ -213,5 +217,5 @@ def bench(devices: tuple[str, ...] = ("cpu",), quick: bool = False) -> dict[str,
                 row = _isolated(throughput, claim_id, n, d, dtype, device,
                                 sweep_cases=20_000 if quick else 100_000, hypothesis_cases=100 if quick else 300)
                 rows.append(asdict(row))  # type: ignore[call-overload]
-            scaled += [asdict(_isolated(scaling_point, n, 64, dtype, device)) for n in ns]  # type: ignore[call-overload]
+            scaled += [asdict(_isolated(scaling_point, n, 64, dtype, device, mapped=True)) for n in ns]  # type: ignore[call-overload]
     return {"rows": rows, "scaling": scaled}
