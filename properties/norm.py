@@ -11,9 +11,11 @@ import torch
 from verify import assumptions as A
 from verify import certificates as C
 from verify import convex
+from verify import samplers as B
 from verify import strategies as S
+from verify.batch import per_case
 from verify.case import Case
-from verify.claims import Claim
+from verify.claims import Claim, swept
 from verify.layers import torch_layer_norm
 from verify.norm import (
     centre_features,
@@ -24,35 +26,47 @@ from verify.norm import (
     layer_norm,
     rms_norm,
 )
-from verify.numerics import Slack, identity_slack, inequality_slack, worst
+from verify.numerics import (
+    Slack,
+    Slacks,
+    identity_slack,
+    identity_slacks,
+    inequality_slacks,
+    worst,
+    worst_per_case,
+    worst_slacks,
+)
 
 SOURCE = "Yang, Huang, Wipf 2022, layer normalization as projection (spec: NORM)"
 TORCH_DEFAULT_EPS = 1e-5
 
 
-def _nearest(norm: Callable[[torch.Tensor], torch.Tensor], case: Case, centred: bool) -> Slack:
+def _nearest(norm: Callable[[torch.Tensor], torch.Tensor], case: Case, centred: bool) -> Slacks:
     """N(y) lies on the set and is no farther from y than two competitors on the set:
     N(x) for a free x, and N(N(y) + 0.01 x) next to it."""
     Y, X = case.tensor("Y"), case.tensor("X")
-    d = Y.shape[-1]
+    B, n, d = Y.shape
     Z = norm(Y)
     competitors = [rival.to(Y.dtype) for rival in _competitors(norm, X.double(), Z.double(), centred)]
     kappa = condition(Y, centred)
-    size = float((Y.abs().sum(-1) ** 2).max()) + d * kappa
-    n_terms = d * Y.shape[-2]
-    on_sphere = identity_slack((Z**2).sum(-1), torch.full_like(Z[..., 0], float(d)), scale=d * kappa, n_terms=n_terms)
+    # ||y - N(y)||^2 has terms (sum |y|)^2; N(y) carries relative error eps kappa, which moves it by
+    # up to 2 (sum |y| + d) sqrt(d) kappa eps (a row of spread 1e-3 on an offset of 100: kappa ~ 1e5)
+    size = (Y.abs().sum(-1) ** 2).amax(-1) + d * kappa + 2 * (Y.abs().sum(-1) + d).amax(-1) * math.sqrt(d) * kappa
+    n_terms = d * n
+    on_sphere = identity_slacks((Z**2).sum(-1), torch.full_like(Z[..., 0], float(d)), scale=d * kappa, n_terms=n_terms)
     slacks = [on_sphere]
     if centred:
-        on_plane = identity_slack(Z.sum(-1), torch.zeros_like(Z[..., 0]), scale=math.sqrt(d) * d * kappa, n_terms=n_terms)
+        on_plane = identity_slacks(Z.sum(-1), torch.zeros_like(Z[..., 0]), scale=math.sqrt(d) * d * kappa, n_terms=n_terms)
         slacks.append(on_plane)
     own = ((Y - Z) ** 2).sum(-1)
     for rival in competitors:
         other = ((Y - rival) ** 2).sum(-1)
-        slacks += [inequality_slack(own[i], other[i], dtype=Y.dtype, scale=size, n_terms=n_terms) for i in range(len(own))]
+        per_row = inequality_slacks(own.reshape(-1), other.reshape(-1), dtype=Y.dtype, scale=size.repeat_interleave(n), n_terms=n_terms)
+        slacks.append(worst_per_case(per_row, B))
         if centred:
             lhs, rhs = centred_sphere_distance_identity(rival, Y)
-            slacks.append(identity_slack(lhs, rhs, scale=size, n_terms=n_terms))
-    return worst(*slacks)
+            slacks.append(identity_slacks(lhs, rhs, scale=size, n_terms=n_terms))
+    return worst_slacks(*slacks)
 
 
 def _competitors(norm: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, Z: torch.Tensor,
@@ -67,20 +81,25 @@ def _competitors(norm: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, 
     return [far, norm(Z + 0.01 * torch.where(conditioned, X, fallback))]
 
 
-def _ln_domain(Y: torch.Tensor) -> Slack | None:
+def _in_ln_domain(case: Case, slacks: Callable[[Case], Slacks]) -> Slacks:
     """A row that is constant once cast to this dtype (offset 100 + tiny spread in float32) is
-    outside LN's domain there: undecided, not an error of the claim."""
-    if bool(degenerate_rows(Y).any()):
-        return Slack.skip(f"a row is constant in {str(Y.dtype).removeprefix('torch.')} (P y = 0)")
-    return None
+    outside LN's domain there: that case is undecided, not an error of the claim (the others
+    are judged, with the constant rows replaced by 0, 1, ..., d - 1)."""
+    Y = case.tensor("Y")
+    outside = degenerate_rows(Y).any(-1)
+    if not bool(outside.any()):
+        return slacks(case)
+    spread = torch.arange(Y.shape[-1], dtype=Y.dtype, device=Y.device).expand_as(Y)
+    judged = slacks(Case(**{**case, "Y": torch.where(outside[:, None, None], spread, Y)}))
+    return judged.skip_where(outside, f"a row is constant in {str(Y.dtype).removeprefix('torch.')} (P y = 0)")
 
 
-def check_ln_projection(case: Case) -> Slack:
+def slacks_ln_projection(case: Case) -> Slacks:
     """LN(y) is the nearest point of {1^T x = 0, ||x||^2 = d}."""
-    return _ln_domain(case.tensor("Y")) or _nearest(layer_norm, case, centred=True)
+    return _in_ln_domain(case, lambda c: _nearest(layer_norm, c, centred=True))
 
 
-def check_rms_projection(case: Case) -> Slack:
+def slacks_rms_projection(case: Case) -> Slacks:
     """RMS(y) is the nearest point of {||x||^2 = d}."""
     return _nearest(rms_norm, case, centred=False)
 
@@ -127,44 +146,47 @@ def certify_ball_relaxation(case: Case) -> C.Certification:
     )
 
 
-def check_scale_invariance(case: Case) -> Slack:
-    """LN(t y) == LN(y) and RMS(t y) == RMS(y)."""
-    Y, t = case.tensor("Y"), case.number("t")
+def _scale_invariance(case: Case) -> Slacks:
+    Y, t = case.tensor("Y"), case.tensor("t")
     d = Y.shape[-1]
-    skip = _ln_domain(Y)
-    if skip:
-        return skip
-    return worst(
-        identity_slack(layer_norm(t * Y), layer_norm(Y), scale=math.sqrt(d) * condition(Y), n_terms=d),
-        identity_slack(rms_norm(t * Y), rms_norm(Y), scale=math.sqrt(d) * condition(Y, centred=False), n_terms=d),
+    tY = per_case(t) * Y
+    return worst_slacks(
+        identity_slacks(layer_norm(tY), layer_norm(Y), scale=math.sqrt(d) * condition(Y), n_terms=d),
+        identity_slacks(rms_norm(tY), rms_norm(Y), scale=math.sqrt(d) * condition(Y, centred=False), n_terms=d),
     )
 
 
-def check_torch_equiv(case: Case) -> Slack:
-    """LN(y) == layer_norm(y, eps=0); with the default eps, ||out||^2 == d var / (var + eps)."""
+def slacks_scale_invariance(case: Case) -> Slacks:
+    """LN(t y) == LN(y) and RMS(t y) == RMS(y)."""
+    return _in_ln_domain(case, _scale_invariance)
+
+
+def _torch_equiv(case: Case) -> Slacks:
     Y = case.tensor("Y")
     d = Y.shape[-1]
-    skip = _ln_domain(Y)
-    if skip:
-        return skip
     kappa = condition(Y)
-    exact = identity_slack(layer_norm(Y), torch_layer_norm(Y, eps=0.0), scale=math.sqrt(d) * kappa, n_terms=d)
+    exact = identity_slacks(layer_norm(Y), torch_layer_norm(Y, eps=0.0), scale=math.sqrt(d) * kappa, n_terms=d)
     var = (centre_features(Y) ** 2).mean(-1)
     with_eps = (torch_layer_norm(Y, eps=TORCH_DEFAULT_EPS) ** 2).sum(-1)
-    off_sphere = identity_slack(with_eps, d * var / (var + TORCH_DEFAULT_EPS), scale=d * kappa, n_terms=d)
-    return worst(exact, off_sphere)
+    off_sphere = identity_slacks(with_eps, d * var / (var + TORCH_DEFAULT_EPS), scale=d * kappa, n_terms=d)
+    return worst_slacks(exact, off_sphere)
+
+
+def slacks_torch_equiv(case: Case) -> Slacks:
+    """LN(y) == layer_norm(y, eps=0); with the default eps, ||out||^2 == d var / (var + eps)."""
+    return _in_ln_domain(case, _torch_equiv)
 
 
 CLAIMS = (
     Claim(
         id="NORM-LN-PROJECTION", family="NORM",
         statement="LN(y) = sqrt(d) P y / ||P y|| is the unique nearest point to y in {1^T x = 0, ||x||^2 = d}",
-        source=SOURCE, assumptions=(A.ln_domain(),), cases=S.norm_cases, check=check_ln_projection,
+        source=SOURCE, assumptions=(A.ln_domain(),), cases=S.norm_cases, **swept(slacks_ln_projection, B.norm_batch),
     ),
     Claim(
         id="NORM-RMS-PROJECTION", family="NORM",
         statement="RMS(y) = sqrt(d) y / ||y|| is the unique nearest point on {||x||^2 = d}",
-        source=SOURCE, assumptions=(A.rms_domain(),), cases=S.norm_cases, check=check_rms_projection,
+        source=SOURCE, assumptions=(A.rms_domain(),), cases=S.norm_cases, **swept(slacks_rms_projection, B.norm_batch),
     ),
     Claim(
         id="NORM-BALL-RELAXATION", family="NORM",
@@ -176,12 +198,12 @@ CLAIMS = (
     Claim(
         id="NORM-SCALE-INVARIANCE", family="NORM",
         statement="LN(t y) = LN(y), RMS(t y) = RMS(y)",
-        source=SOURCE, assumptions=(A.scale_positive(),), cases=S.norm_cases, check=check_scale_invariance,
+        source=SOURCE, assumptions=(A.scale_positive(),), cases=S.norm_cases, **swept(slacks_scale_invariance, B.norm_batch),
     ),
     Claim(
         id="NORM-TORCH-EQUIV", family="NORM",
         statement="LN(y) = torch.nn.functional.layer_norm(y, (d,), eps=0); with the default eps the output "
         "is off the sphere by O(eps): ||out||^2 = d var / (var + eps)",
-        source=SOURCE, assumptions=(), cases=S.norm_cases, check=check_torch_equiv,
+        source=SOURCE, assumptions=(), cases=S.norm_cases, **swept(slacks_torch_equiv, B.norm_batch),
     ),
 )

@@ -62,6 +62,8 @@ FALSE_ALARMS = [
     # nightly 2026-11-27: t close to 2 / lmax, so the cycle's two steps have terms ~ (1 + t|P|)(1 + t|Q|) = 9x the state
     ("LAYER-ALT-FIXED-POINT", '{"P": {"tensor": [[0.3015817536557922]]}, "a": {"tensor": [0.052734375]}, '
      '"Q": {"tensor": [[0.302734375]]}, "c": {"tensor": [0.05078125]}, "t": 6.529032258064516, "y": {"tensor": [0.0]}}'),
+    # sweep 2026-11-27: a row of spread 0.004 on an offset of 97 (kappa 3e4) moves ||y - LN(y)||^2 by 2 |y| kappa eps
+    ("NORM-LN-PROJECTION", '{"Y": {"tensor": [[-96.70456553892822, -96.70036049614181]]}, "X": {"tensor": [[-2.0, 1.0]]}, "t": 300.0}'),
 ]
 
 

@@ -249,6 +249,21 @@ def worst_slacks(*slacks: Slacks) -> Slacks:
     return Slacks(gather("lhs"), gather("rhs"), gather("margin"), gather("tol"), gather("scale"), reason, reasons, relation)
 
 
+def worst_per_case(slacks: Slacks, cases: int) -> Slacks:
+    """Slacks of `cases * k` relations, k per case in order, reduced to the worst one of each case
+    (as `worst` over a case's k slacks)."""
+    k = len(slacks) // cases
+    grouped = lambda t: t.reshape(cases, k)  # noqa: E731
+    violation = grouped(slacks.violation)
+    pick = torch.where(grouped(~slacks.decided).all(1), torch.zeros_like(violation[:, 0], dtype=torch.int64), violation.argmax(1))
+    take = lambda t: grouped(t).gather(1, pick[:, None])[:, 0]  # noqa: E731
+    relation = slacks.relation
+    if not isinstance(relation, str):
+        relation = tuple(relation[i * k + int(p)] for i, p in enumerate(pick.tolist()))
+    return Slacks(take(slacks.lhs), take(slacks.rhs), take(slacks.margin), take(slacks.tol), take(slacks.scale),
+                  take(slacks.reason), slacks.reasons, relation)
+
+
 def _relation_at(relation: str | tuple[str, ...], k: int) -> str:
     return relation if isinstance(relation, str) else relation[k]
 

@@ -179,6 +179,8 @@ def token_matrices(g: torch.Generator, kind: str, B: int, n: int, d: int, W: Ten
         return math.sqrt(d) * unit_rows(picked + uniform(g, (B, n, d), -0.4, 0.4))
     if kind == "unequal-norms":
         return token_matrices(g, "heterogeneous+rms+eigen-cluster", B, n, d, W)
+    if kind == "offset":
+        return free + uniform(g, (B, n, 1), -100.0, 100.0)
     raise UnknownKind(f"unknown token kind {kind!r}")
 
 
@@ -365,3 +367,17 @@ def block_batch(
         Wq=stack("Wq"), Wk=stack("Wk"), Wv=stack("Wv"), Wo=stack("Wo") * shares[:, :, None, None],
         V=V, cb=uniform(g, (B, k), -3.0, 3.0), t=t, W2=W2,
     )
+
+
+def norm_batch(g: torch.Generator, B: int, *, tokens: str = "free+offset", scale: str = "positive") -> Case:
+    """Case(Y, X, t) as `strategies.norm_cases`: rows (never constant: such a case gets + (0, 1, ..., d - 1)),
+    a competitor row each, t log-uniform over [1e-3, 1e3] ('positive') or its negative ('negative')."""
+    if scale not in ("positive", "negative"):
+        raise UnknownKind(f"unknown scale kind {scale!r}")
+    n_, d_ = sizes(g, (1, 4), (2, 5))
+    Y = token_matrices(g, tokens, B, n_, d_)
+    spread = (Y - Y.mean(-1, keepdim=True)).abs().amax(-1)
+    constant = (spread <= 1e-6 * (1 + Y.abs().amax(-1))).any(-1)
+    Y = torch.where(constant[:, None, None], Y + torch.arange(d_, dtype=F64, device=g.device), Y)
+    t = log_uniform(g, (B,), 1e-3, 1e3)
+    return Case(Y=Y, X=uniform(g, (B, n_, d_), -3.0, 3.0), t=t if scale == "positive" else -t)
