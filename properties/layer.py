@@ -30,7 +30,17 @@ from verify.claims import Claim, swept
 from verify.feedforward import ff_energy, ff_energy_scale, linear_layer, tied_mlp_layer
 from verify.layers import transformer_block
 from verify.norm import condition, layer_norm, rms_norm
-from verify.numerics import Slack, Slacks, descent_slack, identity_slack, identity_slacks, sensitivity, undecided_slacks, worst
+from verify.numerics import (
+    Slack,
+    Slacks,
+    descent_slacks,
+    identity_slack,
+    identity_slacks,
+    sensitivity,
+    undecided_slacks,
+    worst,
+    worst_slacks,
+)
 
 SOURCE = "Yang, Huang, Wipf 2022, heterogeneous layers (spec: LAYER)"
 
@@ -39,25 +49,26 @@ def _pair(case: Case) -> tuple[torch.Tensor, ...]:
     return case.tensor("P"), case.tensor("a"), case.tensor("Q"), case.tensor("c")
 
 
-def _pair_scale(y: torch.Tensor, case: Case) -> float:
+def _pair_scale(y: torch.Tensor, case: Case) -> torch.Tensor:
+    """|y - a|^T |P| |y - a| + |y - c|^T |Q| |y - c| + |y|^T |P| |y| + |y|^T |Q| |y|, per case."""
     P, a, Q, c = _pair(case)
-    absq = lambda v, M: float((v.abs() * (M.abs() @ v.abs())).sum())  # noqa: E731
+    absq = lambda v, M: (v.abs() * (M.abs() @ v.abs()[..., None])[..., 0]).sum(-1)  # noqa: E731
     return absq(y - a, P) + absq(y - c, Q) + absq(y, P) + absq(y, Q)
 
 
-def _half_step_descent(case: Case, y: torch.Tensor, y1: torch.Tensor) -> Slack:
+def _half_step_descent(case: Case, y: torch.Tensor, y1: torch.Tensor) -> Slacks:
     P, a, Q, c = _pair(case)
-    return descent_slack(pair_energy(y, P, a, Q, c), pair_energy(y1, P, a, Q, c), dtype=y.dtype,
-                         scale=_pair_scale(y, case) + _pair_scale(y1, case), n_terms=y.numel() ** 2)
+    return descent_slacks(pair_energy(y, P, a, Q, c), pair_energy(y1, P, a, Q, c), dtype=y.dtype,
+                          scale=_pair_scale(y, case) + _pair_scale(y1, case), n_terms=y.shape[-1] ** 2)
 
 
-def check_sum_monotone(case: Case) -> Slack:
+def slacks_sum_monotone(case: Case) -> Slacks:
     """(f + h) does not rise under the f-step, nor under the h-step that follows."""
     P, a, Q, c = _pair(case)
-    y, t = case.tensor("y"), case.number("t")
+    y, t = case.tensor("y"), case.tensor("t")
     y1 = gradient_step(y, P, a, t)
     y2 = gradient_step(y1, Q, c, t)
-    return worst(_half_step_descent(case, y, y1), _half_step_descent(case, y1, y2))
+    return worst_slacks(_half_step_descent(case, y, y1), _half_step_descent(case, y1, y2))
 
 
 def _loglog_slope(ts: list[float], values: list[float]) -> float:
@@ -101,60 +112,63 @@ def check_fixed_point(case: Case) -> Slack:
     return worst(*slacks)
 
 
-def check_region(case: Case) -> Slack:
+def slacks_region(case: Case) -> Slacks:
     """One f-step changes f + h by t p (1 - t p/2)(p + q)(r^2 - ||y - o||^2): computed both ways;
     and on points drawn just inside / outside the ball, the sign says which side."""
     P, a, Q, c = _pair(case)
-    y, t = case.tensor("y"), case.number("t")
-    p, q = float(P[0, 0]), float(Q[0, 0])
+    y, t = case.tensor("y"), case.tensor("t")
+    p, q = P[..., 0, 0], Q[..., 0, 0]
     y1 = gradient_step(y, P, a, t)
     direct = pair_energy(y1, P, a, Q, c) - pair_energy(y, P, a, Q, c)
     predicted = region_change(y, a, c, p, q, t)
     scale = _pair_scale(y, case) + _pair_scale(y1, case)
-    exact = identity_slack(direct.reshape(1), predicted.reshape(1), scale=scale, n_terms=y.numel() ** 2)
+    n_terms = y.shape[-1] ** 2
+    exact = identity_slacks(direct[:, None], predicted[:, None], scale=scale, n_terms=n_terms)
     o, r = region_ball(a, c, p, q, t)
-    inside = float(torch.linalg.vector_norm(y - o)) < float(r)
-    side = direct if inside else -direct  # > 0 inside (rises), < 0 outside (falls)
-    sign = descent_slack(0.0, float(side), dtype=y.dtype, scale=scale, n_terms=y.numel() ** 2)
-    sign = dataclasses.replace(sign, lhs=0.0, rhs=float(side), margin=float(side), relation=">= (side)")
-    return worst(exact, sign)
+    inside = torch.linalg.vector_norm(y - o, dim=-1) < r
+    side = torch.where(inside, direct, -direct)  # > 0 inside (rises), < 0 outside (falls)
+    judged = descent_slacks(torch.zeros_like(side), side, dtype=y.dtype, scale=scale, n_terms=n_terms)
+    sign = dataclasses.replace(judged, lhs=torch.zeros_like(side).double(), rhs=side.double(), margin=side.double(),
+                               relation=">= (side)")
+    return worst_slacks(exact, sign)
 
 
-def check_apollonius(case: Case) -> Slack:
+def slacks_apollonius(case: Case) -> Slacks:
     """||y - a|| / ||y - c|| > C_t implies the f-step lowers f + h."""
     P, a, Q, c = _pair(case)
-    y, t = case.tensor("y"), case.number("t")
+    y, t = case.tensor("y"), case.tensor("t")
     return _half_step_descent(case, y, gradient_step(y, P, a, t))
 
 
-def _sum_energy(case: Case, Y: torch.Tensor) -> tuple[torch.Tensor, float]:
+def _sum_energy(case: Case, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     W, M, b = case.tensor("W"), case.tensor("M"), case.tensor("b")
-    return attention_energy(Y, W) + ff_energy(Y, M, b), float(attention_energy_scale(Y, W) + ff_energy_scale(Y, M, b))
+    return attention_energy(Y, W) + ff_energy(Y, M, b), attention_energy_scale(Y, W) + ff_energy_scale(Y, M, b)
 
 
-def check_full_sum(case: Case) -> Slack:
+def slacks_full_sum(case: Case) -> Slacks:
     """E_att + E_ff at FF(ATT(Y)) <= at Y."""
-    Y, W, M, b, a = case.tensor("Y"), case.tensor("W"), case.tensor("M"), case.tensor("b"), case.number("a")
+    Y, W, M, b, a = case.tensor("Y"), case.tensor("W"), case.tensor("M"), case.tensor("b"), case.tensor("a")
     Y2 = linear_layer(attention_step(Y, W, a), M, b)
     (before, s0), (after, s1) = _sum_energy(case, Y), _sum_energy(case, Y2)
-    return descent_slack(before, after, dtype=Y.dtype, scale=s0 + s1, n_terms=Y.numel() * Y.shape[-2])
+    return descent_slacks(before, after, dtype=Y.dtype, scale=s0 + s1, n_terms=Y.shape[-2] ** 2 * Y.shape[-1])
 
 
-def check_energy_curve(case: Case) -> Slack:
+def slacks_energy_curve(case: Case) -> Slacks:
     """In a weight-shared model of `depth` layers each sublayer lowers its own energy at every depth
     (each judged with the scale of the terms at the two states it compares)."""
-    Y, W, M, b, a = case.tensor("Y"), case.tensor("W"), case.tensor("M"), case.tensor("b"), case.number("a")
+    Y, W, M, b, a = case.tensor("Y"), case.tensor("W"), case.tensor("M"), case.tensor("b"), case.tensor("a")
+    n_terms = Y.shape[-2] ** 2 * Y.shape[-1]
     slacks = []
-    for _ in range(int(case.number("depth"))):
+    for _ in range(int(case.get("depth", 1))):
         Z = attention_step(Y, W, a)
-        scale = float(attention_energy_scale(Y, W) + attention_energy_scale(Z, W))
-        scale += float(sensitivity(lambda X: attention_energy(X, W), Z)) * (1 + float(pairwise_sq_dists(Y, W).abs().max()) / 2)
-        slacks.append(descent_slack(attention_energy(Y, W), attention_energy(Z, W), dtype=Y.dtype, scale=scale,
-                                    n_terms=Y.numel() * Y.shape[-2]))
+        scale = attention_energy_scale(Y, W) + attention_energy_scale(Z, W)
+        scale = scale + sensitivity(lambda X: attention_energy(X, W), Z) * (1 + pairwise_sq_dists(Y, W).abs().amax((-2, -1)) / 2)
+        slacks.append(descent_slacks(attention_energy(Y, W), attention_energy(Z, W), dtype=Y.dtype, scale=scale, n_terms=n_terms))
         Y = linear_layer(Z, M, b)
-        scale = float(ff_energy_scale(Z, M, b) + ff_energy_scale(Y, M, b))
-        slacks.append(descent_slack(ff_energy(Z, M, b), ff_energy(Y, M, b), dtype=Y.dtype, scale=scale, n_terms=Y.numel()))
-    return worst(*slacks)
+        scale = ff_energy_scale(Z, M, b) + ff_energy_scale(Y, M, b)
+        slacks.append(descent_slacks(ff_energy(Z, M, b), ff_energy(Y, M, b), dtype=Y.dtype, scale=scale,
+                                     n_terms=Y.shape[-2] * Y.shape[-1]))
+    return worst_slacks(*slacks)
 
 
 def slacks_block_equiv(case: Case) -> Slacks:
@@ -199,7 +213,7 @@ CLAIMS = (
     Claim(
         id="LAYER-SUM-NOT-MONOTONE", family="LAYER",
         statement="f + h does not rise along alternating f-steps and h-steps (each a descent on its own term)",
-        source=SOURCE, assumptions=(POSITIVE, STEP), cases=S.pair_cases, check=check_sum_monotone,
+        source=SOURCE, assumptions=(POSITIVE, STEP), cases=S.pair_cases, **swept(slacks_sum_monotone, B.pair_batch),
         expected="refuted", examples={None: (SPEC_EXAMPLE,)},
         explanation="Each half-step lowers its own quadratic, yet the sum rises: in the limit 2-cycle one of the "
         "half-steps always raises f + h. Spec example d = 1, p = q = 1, a = 0, c = 1, t = 0.5, y = 0.25: 0.3125 -> 0.390625.",
@@ -215,18 +229,18 @@ CLAIMS = (
         statement="P = pI, Q = qI: one f-step raises f + h exactly inside the open ball B(a + g (c - a), g ||c - a||), "
         "g = q / ((2 - t p)(p + q))",
         source=SOURCE, assumptions=(POSITIVE, STEP), cases=S.pair_cases,
-        params={"isotropic": "yes", "point": "boundary"}, check=check_region,
+        params={"isotropic": "yes", "point": "boundary"}, **swept(slacks_region, B.pair_batch),
     ),
     Claim(
         id="LAYER-APOLLONIUS", family="LAYER",
         statement="||y - a|| / ||y - c|| > C_t = lmax(Q) / (lmin(P) (1 - t lmax(P + Q) / 2)) implies the f-step lowers f + h",
         source=SOURCE, assumptions=(POSITIVE, A.pair_apollonius(), A.pair_step_sum()), cases=S.pair_cases,
-        params={"point": "apollonius"}, check=check_apollonius,
+        params={"point": "apollonius"}, **swept(slacks_apollonius, B.pair_batch),
     ),
     Claim(
         id="LAYER-FULL-SUM-DESCENT", family="LAYER",
         statement="E_att + E_ff decreases across a full layer FF(ATT(Y))",
-        source=SOURCE, assumptions=(), cases=S.full_layer_cases, check=check_full_sum, expected="refuted",
+        source=SOURCE, assumptions=(), cases=S.full_layer_cases, **swept(slacks_full_sum, B.full_layer_batch), expected="refuted",
         explanation="Each sublayer lowers its own energy (ATT-DESCENT, FF-DESCENT), but the FF step is blind to E_att "
         "and the attention step to E_ff: their sum can rise across the layer.",
     ),
@@ -245,6 +259,6 @@ CLAIMS = (
         id="LAYER-ENERGY-CURVE", family="LAYER",
         statement="in a weight-shared 6-layer model meeting the ATT and FF assumptions each sublayer lowers its own "
         "energy at every depth (the sum is plotted, not asserted)",
-        source=SOURCE, assumptions=(), cases=S.full_layer_cases, params={"depth": 6}, check=check_energy_curve,
+        source=SOURCE, assumptions=(), cases=S.full_layer_cases, params={"depth": 6}, **swept(slacks_energy_curve, B.full_layer_batch),
     ),
 )

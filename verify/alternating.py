@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from verify.batch import per_case
+
 
 def quad(y: Tensor, centre: Tensor, A: Tensor) -> Tensor:
     """(1/2) (y - centre)^T A (y - centre)."""
@@ -32,9 +34,9 @@ def pair_energy(y: Tensor, P: Tensor, a: Tensor, Q: Tensor, c: Tensor) -> Tensor
     return quad(y, a, P) + quad(y, c, Q)
 
 
-def gradient_step(y: Tensor, A: Tensor, centre: Tensor, t: float) -> Tensor:
-    """y - t A (y - centre): a gradient step on (1/2)(y - centre)^T A (y - centre)."""
-    return y - t * (A @ (y - centre)[..., None])[..., 0]
+def gradient_step(y: Tensor, A: Tensor, centre: Tensor, t: float | Tensor) -> Tensor:
+    """y - t A (y - centre): a gradient step on (1/2)(y - centre)^T A (y - centre) (t: a float, or one per case)."""
+    return y - per_case(t, 1) * (A @ (y - centre)[..., None])[..., 0]
 
 
 def cycle(y: Tensor, P: Tensor, a: Tensor, Q: Tensor, c: Tensor, t: float) -> Tensor:
@@ -62,13 +64,14 @@ def fixed_point_bias(P: Tensor, a: Tensor, Q: Tensor, c: Tensor, t: float) -> Te
     return t * torch.linalg.solve(P + Q - t * QP, (QP @ (y_star - a)[..., None])[..., 0])
 
 
-def region_ball(a: Tensor, c: Tensor, p: float, q: float, t: float) -> tuple[Tensor, Tensor]:
-    """Centre o and radius r of the ball where one f-step raises f + h (P = p I, Q = q I)."""
+def region_ball(a: Tensor, c: Tensor, p: float | Tensor, q: float | Tensor, t: float | Tensor) -> tuple[Tensor, Tensor]:
+    """Centre o and radius r of the ball where one f-step raises f + h (P = p I, Q = q I; p, q, t
+    floats or one per case)."""
     g = q / ((2 - t * p) * (p + q))
-    return a + g * (c - a), g * torch.linalg.vector_norm(c - a, dim=-1)
+    return a + per_case(g, 1) * (c - a), g * torch.linalg.vector_norm(c - a, dim=-1)
 
 
-def region_change(y: Tensor, a: Tensor, c: Tensor, p: float, q: float, t: float) -> Tensor:
+def region_change(y: Tensor, a: Tensor, c: Tensor, p: float | Tensor, q: float | Tensor, t: float | Tensor) -> Tensor:
     """The predicted change of f + h under one f-step: t p (1 - t p/2)(p + q)(r^2 - ||y - o||^2)."""
     o, r = region_ball(a, c, p, q, t)
     return t * p * (1 - t * p / 2) * (p + q) * (r * r - ((y - o) ** 2).sum(-1))

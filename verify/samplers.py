@@ -253,6 +253,8 @@ def ff_spectral(g: torch.Generator, kind: str, B: int, d: int) -> tuple[Tensor, 
     if kind == "below-minus-one":
         w = uniform(g, (B, d), -3.0, 3.0)
         w[:, 0] = -1.0 - log_uniform(g, (B,), 1e-6, 2.0)
+    elif kind == "expansive":
+        w = uniform(g, (B, d), 1.2, 3.0)
     elif kind == "lmin>=-1":
         w = uniform(g, (B, d), -1.0, 3.0)
         w = torch.where(torch.rand((B, d), generator=g, dtype=F64, device=g.device) < 0.125, -1.0, w)
@@ -381,3 +383,62 @@ def norm_batch(g: torch.Generator, B: int, *, tokens: str = "free+offset", scale
     Y = torch.where(constant[:, None, None], Y + torch.arange(d_, dtype=F64, device=g.device), Y)
     t = log_uniform(g, (B,), 1e-3, 1e3)
     return Case(Y=Y, X=uniform(g, (B, n_, d_), -3.0, 3.0), t=t if scale == "positive" else -t)
+
+
+def pair_batch(g: torch.Generator, B: int, *, isotropic: str = "no", point: str = "mixed") -> Case:
+    """Case(P, a, Q, c, t, y) as `strategies.pair_cases`: P, Q > 0 (spectra in [0.1, 3], or p I, q I),
+    t = f 2 / max(lmax P, lmax Q) (lmax(P + Q) for Apollonius points), f in [0.01, 0.99], and y free,
+    near the segment [a, c], near the boundary of the rising ball (isotropic), or close to c."""
+    d = int(torch.randint(1, 4, (1,), generator=g, device=g.device))
+    if isotropic == "yes":
+        wp, wq = uniform(g, (B, 1), 0.1, 3.0).expand(B, d), uniform(g, (B, 1), 0.1, 3.0).expand(B, d)
+        eye = torch.eye(d, dtype=F64, device=g.device)
+        P, Q = wp[:, :1, None] * eye, wq[:, :1, None] * eye
+    elif isotropic == "no":
+        wp, wq = uniform(g, (B, d), 0.1, 3.0), uniform(g, (B, d), 0.1, 3.0)
+        P, Q = spectral(orthogonal(g, B, d), wp), spectral(orthogonal(g, B, d), wq)
+    else:
+        raise UnknownKind(f"unknown isotropic kind {isotropic!r}")
+    a, c = uniform(g, (B, d), -3.0, 3.0), uniform(g, (B, d), -3.0, 3.0)
+    lmax_sum = torch.linalg.eigvalsh(P + Q)[:, -1]
+    if point == "apollonius":
+        near = torch.linalg.vector_norm(c - a, dim=-1, keepdim=True) < 1e-3
+        c = torch.where(near, a + torch.eye(d, dtype=F64, device=g.device)[0], c)
+        top = lmax_sum
+    else:
+        top = torch.maximum(wp.amax(-1), wq.amax(-1))
+    t = uniform(g, (B,), 0.01, 0.99) * 2.0 / top
+    u = unit_rows(uniform(g, (B, d), -1.0, 1.0))
+    free = uniform(g, (B, d), -3.0, 3.0)
+    segment = a + uniform(g, (B, 1), 0.0, 1.0) * (c - a) + uniform(g, (B, 1), 0.0, 0.3) * u
+    if point == "mixed":
+        y = pick(g, [free, segment])
+    elif point == "free":
+        y = free
+    elif point == "segment":
+        y = segment
+    elif point == "boundary":
+        p, q = wp[:, :1], wq[:, :1]
+        share = q / ((2 - t[:, None] * p) * (p + q))
+        o, r = a + share * (c - a), share * torch.linalg.vector_norm(c - a, dim=-1, keepdim=True)
+        side = torch.where(torch.rand((B, 1), generator=g, device=g.device) < 0.5, -1.0, 1.0).to(F64)
+        y = o + r * (1 + side * log_uniform(g, (B, 1), 1e-3, 0.5)) * u
+    elif point == "apollonius":
+        C = wq.amax(-1) / (wp.amin(-1) * (1 - t * lmax_sum / 2))
+        reach = uniform(g, (B,), 0.01, 0.99) * torch.linalg.vector_norm(c - a, dim=-1) / (C + 1)
+        y = c + reach[:, None] * u
+    else:
+        raise UnknownKind(f"unknown point kind {point!r}")
+    return Case(P=P, a=a, Q=Q, c=c, t=t, y=y)
+
+
+def full_layer_batch(g: torch.Generator, B: int, *, depth: int = 1) -> Case:
+    """Case(Y, W, a, rho, M, b[, depth]) as `strategies.full_layer_cases`: an attention step meeting ATT's
+    assumptions, then an FF step with lmin(M) >= -1 (spectrum in [-1, 3] or the expansive [1.2, 3])."""
+    base = attention_batch(g, B, weight="psd", tokens="free+coincident", rho="exp", step="kernel")
+    d = base.tensor("Y").shape[-1]
+    M = pick(g, [ff_matrices(g, "lmin>=-1", B, d), ff_matrices(g, "expansive", B, d)])
+    fields: dict[str, object] = {**base, "M": M, "b": uniform(g, (B, d), -3.0, 3.0)}
+    if depth > 1:
+        fields["depth"] = depth
+    return Case(**fields)
