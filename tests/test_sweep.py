@@ -165,3 +165,21 @@ def test_cpu_and_cuda_verdicts_agree(claim, dtype, device):
     assert torch.equal(on_cpu.failing[both], on_cuda.failing.cpu()[both])
     gap = (on_cpu.margin - on_cuda.margin.cpu()).abs()[both]
     assert bool((gap <= 2 * torch.maximum(on_cpu.tol, on_cuda.tol.cpu())[both]).all()), float(gap.max())
+
+
+def test_shrink_drops_tokens_and_features_and_rounds():
+    """An indefinite-W failure of ATT-DESCENT drawn with n = d = 3 shrinks to one feature, two
+    tokens and short numbers, still breaking only W PSD and still failing."""
+    from verify.shrink import shrink
+
+    claim = CLAIMS["ATT-DESCENT"]
+    g = torch.Generator().manual_seed(4)
+    Y = 0.5 + torch.rand((3, 3), generator=g, dtype=torch.float64)
+    case = Case(Y=Y, W=-1.37 * torch.eye(3, dtype=torch.float64), rho="neg_exp", a=0.73)
+    slack = claim.check(case)
+    assert not slack.ok
+    small, small_slack = shrink(claim, case, slack, violate="sym(W) PSD")
+    assert small.tensor("W").shape == (1, 1) and small.tensor("Y").shape == (2, 1), small
+    assert not small_slack.ok and not claim.check(small).ok
+    assert not claim.assumption("sym(W) PSD").holds(small)
+    assert all(len(repr(float(x))) <= 6 for x in small.tensor("Y").reshape(-1))

@@ -3,6 +3,10 @@
 A greedy local search over simpler cases, each kept only if it still meets every
 assumption the search kept and still fails, judged by the claim's own check:
 - drop one token (a row of every token matrix: Y, Y0, X), for as long as one can go;
+- drop one feature j (index j along every axis of length d, but the token axis of the token
+  matrices): a principal submatrix of W, M, P, Q keeps their spectral assumptions, and a
+  construction it breaks (Wq Wk^T = W, Wv Wo = c I, W2 = -t V) is an assumption, so the
+  predicates reject it; shapes that no longer fit raise and are rejected too;
 - round every number to 1, 2, 3 significant digits (all fields together, then one at a time);
 - set entries below 1e-3 of their field's largest to zero.
 The result is never larger than the input and always a decided failure.
@@ -34,6 +38,15 @@ def _round(x: torch.Tensor | float, digits: int) -> torch.Tensor | float:
     return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
+def _drop_feature(x: torch.Tensor, j: int, d: int, tokens: bool) -> torch.Tensor:
+    """x without index j along each axis of length d (a token matrix keeps its token axis)."""
+    keep = torch.tensor([i for i in range(d) if i != j], device=x.device)
+    for axis in range(x.ndim):
+        if x.shape[axis] == d and not (tokens and axis == x.ndim - 2):
+            x = x.index_select(axis, keep)
+    return x
+
+
 def _numeric(case: Case) -> list[str]:
     return [k for k, v in case.items() if isinstance(v, torch.Tensor) or isinstance(v, float)]
 
@@ -46,6 +59,10 @@ def _candidates(case: Case) -> Iterator[Case]:
         for i in range(n if n > 1 else 0):
             keep = [j for j in range(n) if j != i]
             yield Case(**{**case, **{k: case.tensor(k)[keep] for k in tokens}})
+    d = next((case.tensor(k).shape[-1] for k in ("Y", "y") if k in case), 1)
+    for j in range(d if d > 1 else 0):
+        yield Case(**{**case, **{k: _drop_feature(case.tensor(k), j, d, k in TOKEN_FIELDS) for k in case
+                                 if isinstance(case[k], torch.Tensor)}})
     fields = _numeric(case)
     for digits in (1, 2, 3):
         yield Case(**{**case, **{k: _round(case[k], digits) for k in fields}})  # type: ignore[arg-type]
