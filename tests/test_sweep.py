@@ -68,8 +68,6 @@ def test_sweep_finds_and_shrinks_spec_ablations(claim_id, assumption):
     slack = claim.check(case)  # what the replay command runs
     assert slack.undecided is None and not slack.ok
     assert verdict.replay is not None and verdict.replay.startswith(f"python -m verify replay {claim_id} ")
-    n_sampled = claim.sweep.sample(torch.Generator().manual_seed(11), 1, **claim.params).tensor("Y").shape[-2]
-    assert case.tensor("Y").shape[-2] <= max(n_sampled, 5)
 
 
 def test_sweep_is_deterministic_per_seed():

@@ -102,10 +102,6 @@ def _rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
 
-def _sizes(n: int, d: int) -> dict[str, tuple[int, int]]:
-    return {"n": (n, n), "d": (d, d)}
-
-
 def throughput(
     claim_id: str, n: int, d: int, dtype: torch.dtype, device: str,
     *, sweep_cases: int = 100_000, hypothesis_cases: int = 300, batch: int = 4096, seed: int = 0,
@@ -115,7 +111,7 @@ def throughput(
     claim = registry()[claim_id]
     if claim.sweep is None or claim_id not in RAW:
         raise ValueError(f"claim must be one of {sorted(RAW)}, got {claim_id!r}")
-    params = _sizes(n, d)
+    params = {"n": (n, n), "d": (d, d)}
 
     start = _peak_start(device)
     sweep_claim(claim, min(batch, sweep_cases), dtype=dtype, device=device, seed=seed, batch=batch, params=params)  # warm-up

@@ -161,7 +161,7 @@ class Slacks:
         return dataclasses.replace(self, reason=new, reasons=reasons)
 
 
-def _judge(lhs: Tensor, rhs: Tensor, margin: Tensor, size: Tensor, scale: Tensor, *, dtype: torch.dtype,
+def _with_tolerance(lhs: Tensor, rhs: Tensor, margin: Tensor, size: Tensor, scale: Tensor, *, dtype: torch.dtype,
            n_terms: int, finite: Tensor, relation: str) -> Slacks:
     """Tolerance and undecided codes: 1 non-finite, 2 beyond the dtype's precision (size <= tol)."""
     tol = tolerance(dtype, 1.0, n_terms) * scale
@@ -178,7 +178,7 @@ def inequality_slacks(lhs: Tensor, rhs: Tensor, *, dtype: torch.dtype, scale: Te
     s = torch.as_tensor(scale, dtype=torch.float64, device=lo.device).expand_as(lo)
     finite = torch.isfinite(lo) & torch.isfinite(hi) & torch.isfinite(s)
     s = torch.maximum(torch.maximum(s.abs(), lo.abs()), torch.maximum(hi.abs(), torch.full_like(lo, torch.finfo(dtype).tiny)))
-    return _judge(lo, hi, hi - lo, lo.abs() + hi.abs(), s, dtype=dtype, n_terms=n_terms, finite=finite, relation="<=")
+    return _with_tolerance(lo, hi, hi - lo, lo.abs() + hi.abs(), s, dtype=dtype, n_terms=n_terms, finite=finite, relation="<=")
 
 
 def descent_slacks(before: Tensor, after: Tensor, *, dtype: torch.dtype, scale: Tensor | float, n_terms: int = 1) -> Slacks:
@@ -204,7 +204,7 @@ def identity_slacks(lhs: Tensor, rhs: Tensor, *, scale: Tensor | float | None = 
     s = torch.zeros_like(size) if scale is None else torch.as_tensor(scale, dtype=torch.float64, device=L.device).expand_as(size)
     s = torch.maximum(torch.maximum(s, size), torch.full_like(size, torch.finfo(dtype).tiny))
     n = n_terms if n_terms is not None else lhs.shape[-1]
-    return _judge(L.gather(1, k)[:, 0], R.gather(1, k)[:, 0], -diff.gather(1, k)[:, 0], size, s,
+    return _with_tolerance(L.gather(1, k)[:, 0], R.gather(1, k)[:, 0], -diff.gather(1, k)[:, 0], size, s,
                   dtype=dtype, n_terms=n, finite=finite, relation="==")
 
 

@@ -43,13 +43,6 @@ def _judge(claim: Claim, batch: Case, size: int) -> Slacks:
         return cat_slacks(_judge(claim, batch.take(slice(0, half)), half), _judge(claim, batch.take(slice(half, size)), size - half))
 
 
-def _cases(batch: Case) -> list[Case]:
-    """Each case of a batch (views, float64 on the CPU), for the assumption predicates."""
-    cpu = batch.to(torch.float64, "cpu")
-    return [Case(**{k: (float(v[i]) if v.ndim == 1 else v[i]) if isinstance(v, torch.Tensor) else v for k, v in cpu.items()})
-            for i in range(len(next(v for v in cpu.values() if isinstance(v, torch.Tensor))))]
-
-
 def sweep_claim(
     claim: Claim,
     cases: int,
@@ -95,7 +88,8 @@ def sweep_claim(
         sample = claim.sweep.sample(generator, size, **options)
         slacks = _judge(claim, sample.to(dtype, device), size)
         if broken is not None:  # a drawn case that keeps the assumption, or breaks another, is no case of this ablation
-            outside = torch.tensor([not fits(case) for case in _cases(sample)], device=slacks.reason.device)
+            on_cpu = sample.to(torch.float64, "cpu")
+            outside = torch.tensor([not fits(on_cpu.unbatch(i)) for i in range(size)], device=slacks.reason.device)
             slacks = slacks.skip_where(outside, f"drawn case is not one of this ablation (keeps {broken.name!r} or breaks another)")
         while bool(slacks.failing.any()):
             k = int(slacks.violation.argmax())
