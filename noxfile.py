@@ -27,7 +27,7 @@ def properties(session: nox.Session) -> None:
     """Every claim as a property, under the Hypothesis profile given (default dev): nox -s properties -- nightly."""
     _install(session)
     profile = session.posargs[0] if session.posargs else "dev"
-    session.run("python", "-m", "pytest", "-q", "tests/test_claims.py", "tests/test_ablations.py",
+    session.run("python", "-m", "pytest", "-q", "tests/test_claims.py", "tests/test_ablations.py", "properties",
                 env={"HYPOTHESIS_PROFILE": profile})
 
 
@@ -35,7 +35,7 @@ def properties(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff over the library, the claims and the tests."""
     session.install("ruff")
-    session.run("ruff", "check", "verify", "properties", "tests", "noxfile.py")
+    session.run("ruff", "check", "verify", "properties", "tests", "conftest.py", "noxfile.py")
 
 
 def _cuda_available(session: nox.Session) -> bool:

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 import verify
-from verify.attention import attention_energy, attention_step
-from verify.case import Case
-from verify.feedforward import ff_energy, linear_layer
-from verify.norm import layer_norm, rms_norm
+from verify.math.attention import attention_energy, attention_step
+from verify.math.feedforward import ff_energy, linear_layer
+from verify.math.norm import layer_norm, rms_norm
+from verify.model.case import Case
 
 Y = torch.randn(3, 2, dtype=torch.float64)
 W = torch.eye(2, dtype=torch.float64)

@@ -6,14 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from properties.ff import certify_relu_prox, check_relu_prox
-from properties.norm import certify_ball_relaxation, check_ball_relaxation
-from verify import certificates as C
-from verify import convex
-from verify.attention import attention_kernel
-from verify.case import Case
-from verify.feedforward import ff_energy, ff_step
-from verify.runner import run
+from properties.att.certificates import surrogate_descent, surrogate_minimum
+from properties.ff.certificates import ff_descent, tied_mlp
+from properties.ff.certificates import relu_prox as certify_relu_prox
+from properties.ff.checks import check_relu_prox
+from properties.norm.certificates import ball_relaxation as certify_ball_relaxation
+from properties.norm.checks import check_ball_relaxation
+from verify import run
+from verify.math.attention import attention_kernel
+from verify.math.feedforward import ff_energy, ff_step
+from verify.model.case import Case
+from verify.proof import convex
+from verify.proof.certificate import Certification
 
 
 def _t(x):
@@ -21,30 +25,30 @@ def _t(x):
 
 
 def test_ff_certificate_settles_both_ways():
-    good = C.ff_descent(Case(M=_t([[0.5, 0.2], [0.2, -0.9]])))
+    good = ff_descent(Case(M=_t([[0.5, 0.2], [0.2, -0.9]])))
     assert good.holds is True and good.level == "certified-all" and good.margin > 0
-    bad = C.ff_descent(Case(M=_t([[-2.0]])))
+    bad = ff_descent(Case(M=_t([[-2.0]])))
     assert bad.holds is False and bad.margin == pytest.approx(-1.0)
-    boundary = C.ff_descent(Case(M=_t([[-1.0]])))
+    boundary = ff_descent(Case(M=_t([[-1.0]])))
     assert boundary.holds is None, "a margin of exactly 0 cannot be certified in floating point"
 
 
 def test_tied_mlp_certificate():
     V = _t([[1.0, 2.0], [0.0, 1.0]])
     limit = 2 / float(torch.linalg.matrix_norm(V, 2)) ** 2
-    assert C.tied_mlp(Case(V=V, t=0.9 * limit)).holds is True
-    assert C.tied_mlp(Case(V=V, t=1.1 * limit)).holds is False
+    assert tied_mlp(Case(V=V, t=0.9 * limit)).holds is True
+    assert tied_mlp(Case(V=V, t=1.1 * limit)).holds is False
 
 
 def test_attention_certificate_and_its_metamorphic_checks():
     g = torch.Generator().manual_seed(1)
     Y, A = torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(3, 3, generator=g, dtype=torch.float64)
-    cert = C.attention_surrogate(Case(Y=Y, W=A @ A.T, rho="neg_exp", a=1.0))
+    cert = surrogate_descent(Case(Y=Y, W=A @ A.T, rho="neg_exp", a=1.0))
     assert cert.holds is True and cert.status == "optimal"
     assert cert.measures["qp_forms_disagree"] < 1e-7
     assert cert.measures["spectral_vs_direct"] < 1e-12
     assert 0 < cert.measures["fraction"] <= 1 + 1e-9
-    too_long = C.attention_surrogate(Case(Y=Y * 0.05, W=A @ A.T, rho="neg_exp", a=3.5))
+    too_long = surrogate_descent(Case(Y=Y * 0.05, W=A @ A.T, rho="neg_exp", a=3.5))
     assert too_long.holds is False
 
 
@@ -54,9 +58,9 @@ def test_wrong_sign_in_the_qp_is_caught():
     Y, W = torch.randn(5, 2, generator=g, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
     B = attention_kernel(Y, W)
     L = (torch.diag(B.sum(-1)) - B).numpy()
-    value, _, certificate = convex.surrogate_minimum(L, W.numpy())
+    value, _, certificate = surrogate_minimum(L, W.numpy())
     assert certificate.optimal and value == pytest.approx(0.0, abs=1e-9)
-    value, _, certificate = convex.surrogate_minimum(-L, W.numpy())
+    value, _, certificate = surrogate_minimum(-L, W.numpy())
     assert not certificate.optimal and "not convex" in certificate.status and math.isnan(value)
 
 
@@ -89,7 +93,7 @@ def test_wrong_prox_is_caught(monkeypatch):
 
 
 def test_solver_trouble_is_inconclusive_never_a_pass():
-    cert = C.Certification("certified-instance", "x", "y", margin=1.0, error_bound=0.0, status="optimal_inaccurate")
+    cert = Certification("certified-instance", "x", "y", margin=1.0, error_bound=0.0, status="optimal_inaccurate")
     assert cert.holds is None
 
 
@@ -110,7 +114,7 @@ def _our_worst_change(L, t):
 @pytest.mark.parametrize("L", [1.0, 2.5])
 def test_pepit_agrees_with_the_ff_certificate(L, fraction):
     pytest.importorskip("PEPit")
-    from verify.pep import pepit_worst_step_change
+    from verify.proof.pep import pepit_worst_step_change
 
     t = fraction * 2 / L
     ours = _our_worst_change(L, t)

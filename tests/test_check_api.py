@@ -7,7 +7,7 @@ import torch
 from hypothesis import strategies as st
 
 import verify
-from verify.feedforward import ff_energy, ff_step, linear_layer
+from verify.math.feedforward import ff_energy, ff_step, linear_layer
 
 M = torch.tensor([[0.5, 0.2], [0.2, -0.3]], dtype=torch.float64)
 b = torch.tensor([0.1, -0.4], dtype=torch.float64)
@@ -33,7 +33,7 @@ def test_true_descent_holds(dtype):
 
 
 def test_attention_step_descends_default_inputs():
-    from verify.attention import attention_energy, attention_step
+    from verify.math.attention import attention_energy, attention_step
 
     def step(Y):
         return attention_step(Y, torch.eye(Y.shape[-1], dtype=Y.dtype), 1.0)

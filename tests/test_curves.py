@@ -4,9 +4,9 @@ import pytest
 import torch
 
 import verify
-from verify.attention import attention_energy, attention_step
-from verify.curves import paper_model, raise_rates, reference_model
-from verify.plots import plot_curves, sparkline
+from properties.paper.curves import paper_model, raise_rates, reference_model
+from verify.math.attention import attention_energy, attention_step
+from verify.output.plots import plot_curves, sparkline
 
 W = torch.eye(2, dtype=torch.float64)
 

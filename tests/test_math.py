@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from verify.attention import (
+from verify.math.attention import (
     attention_energy,
     attention_step,
     attention_weights,
@@ -14,9 +14,9 @@ from verify.attention import (
     surrogate,
     surrogate_decrease,
 )
-from verify.feedforward import ff_energy, ff_exact_change, linear_layer
-from verify.numerics import identity_slack, inequality_slack
-from verify.rho import RHOS
+from verify.math.feedforward import ff_energy, ff_exact_change, linear_layer
+from verify.math.rho import RHOS
+from verify.model.tolerance import identity_slack, inequality_slack
 
 g = torch.Generator().manual_seed(0)
 

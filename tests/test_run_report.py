@@ -9,34 +9,31 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import strategies as st
+import torch
 
-import verify.claims
-import verify.runner
-from verify import cli
-from verify.assumptions import Assumption
-from verify.case import Case
-from verify.claims import Claim
-from verify.numerics import inequality_slack
-from verify.report import render_markdown
-from verify.runner import run
+from verify import cli, run
+from verify.draw import Source, description
+from verify.model.case import Case
+from verify.model.claim import Assumption, Claim
+from verify.model.tolerance import inequality_slacks
+from verify.output.markdown import render_markdown
+from verify.run import runner as runner_module
 
 
-@st.composite
-def _cases(draw, sign="positive", shift="small"):
-    x = draw(st.floats(0.1, 5.0))
-    return Case(x=x if sign == "positive" else -x, s=draw(st.floats(0.0, 0.5) if shift == "small" else st.floats(2.0, 3.0)))
+@description
+def _cases(src: Source, sign: str = "positive", shift: str = "small") -> Case:
+    x = src.uniform(0.1, 5.0)
+    return Case(x=x if sign == "positive" else -x, s=src.uniform(0.0, 0.5) if shift == "small" else src.uniform(2.0, 3.0))
 
 
-def _check(case):
-    """x - s^2 / 10 >= 0: needs x > 0, not a small s."""
-    import torch
+def _check(batch):
+    """x >= 0: needs x > 0, not a small s."""
+    x = batch.tensor("x")
+    return inequality_slacks(torch.zeros_like(x), x, dtype=torch.float64, scale=1.0)
 
-    return inequality_slack(0.0, case.number("x"), dtype=torch.float64, scale=1.0)
 
-
-POSITIVE = Assumption("x > 0", lambda c: c.number("x") > 0, {"sign": "negative"})
-IRRELEVANT = Assumption("s small", lambda c: c.number("s") <= 0.5, {"shift": "large"})
+POSITIVE = Assumption("x > 0", lambda c: c.tensor("x") > 0, {"sign": "negative"})
+IRRELEVANT = Assumption("s small", lambda c: c.tensor("s") <= 0.5, {"shift": "large"})
 TOY = Claim(id="TOY-POSITIVE", family="TOY", statement="x >= 0", source="test", assumptions=(POSITIVE, IRRELEVANT),
             cases=_cases, check=_check)
 WRONG = Claim(id="TOY-WRONG", family="TOY", statement="x >= 0 (spec says refuted)", source="test",
@@ -45,7 +42,7 @@ WRONG = Claim(id="TOY-WRONG", family="TOY", statement="x >= 0 (spec says refuted
 
 @pytest.fixture
 def toy_registry(monkeypatch):
-    monkeypatch.setattr(verify.runner, "registry", lambda: {TOY.id: TOY, WRONG.id: WRONG})
+    monkeypatch.setattr(runner_module, "registry", lambda: {TOY.id: TOY, WRONG.id: WRONG})
 
 
 def test_matrix_needed_and_not_needed(toy_registry):
@@ -153,7 +150,7 @@ def test_counterexamples_are_stored_in_full_precision():
 
 def test_markdown_renders_stacked_head_weights():
     """A counterexample with per-head weights (h, d, k) renders as a stack of matrices."""
-    from verify.report import _matrix_text
+    from verify.output.markdown import _matrix_text
 
     assert _matrix_text({"tensor": [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]}) == "[[1 2; 3 4] | [5 6; 7 8]]"
     assert _matrix_text({"tensor": [[0.1, 0.25]]}) == "[0.1 0.25]"

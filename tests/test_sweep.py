@@ -8,16 +8,15 @@ import math
 import pytest
 import torch
 
-from tests.conftest import DEVICES
-from verify import registry
-from verify.bench import Row, scaling, throughput
-from verify.case import Case
-from verify.numerics import Slacks, identity_slacks, inequality_slacks, worst, worst_slacks
-from verify.runner import run
-from verify.sweep import _judge, sweep_claim
+from conftest import DEVICES
+from verify import registry, run
+from verify.engines.sweep import judge_batch, sweep
+from verify.model.case import Case
+from verify.model.tolerance import Slacks, identity_slacks, inequality_slacks, worst, worst_slacks
+from verify.run.bench import Row, scaling, throughput
 
 CLAIMS = registry()
-SWEPT = [c for c in CLAIMS.values() if c.sweep is not None]
+SWEPT = [c for c in CLAIMS.values() if c.batched]
 
 
 def test_every_family_has_swept_claims():
@@ -30,26 +29,17 @@ def test_every_family_has_swept_claims():
 def test_batched_check_agrees_with_one_case_check(claim, dtype):
     """Slacks of a batch of 12, case by case, equal the one-case check of each case (up to the
     rounding of batched versus single matrix products, far inside the tolerance)."""
-    batch = claim.sweep.sample(torch.Generator().manual_seed(3), 12, **claim.params).to(dtype)
-    slacks = _judge(claim, batch, 12)
+    batch = claim.scope().sample(torch.Generator().manual_seed(3), 12).to(dtype)
+    slacks = judge_batch(claim.scope(), batch)
     assert len(slacks) == 12
     for k in range(12):
-        one = claim.check(batch.unbatch(k))
+        one = claim.judge(batch.unbatch(k))
         many = slacks.at(k)
         assert (one.undecided is None) == (many.undecided is None), (k, one, many)
         if one.undecided is None:
             assert one.ok == many.ok
             assert math.isclose(one.margin, many.margin, rel_tol=1e-3, abs_tol=4 * max(one.tol, many.tol)), (k, one, many)
             assert math.isclose(one.tol, many.tol, rel_tol=1e-6), (k, one, many)
-
-
-@pytest.mark.parametrize("claim", SWEPT, ids=lambda c: c.id)
-def test_sampled_cases_meet_every_assumption(claim):
-    batch = claim.sweep.sample(torch.Generator().manual_seed(5), 40, **claim.params)
-    for k in range(40):
-        case = batch.unbatch(k)
-        broken = [a.name for a in claim.assumptions if not a.holds(case)]
-        assert not broken, (k, broken, case)
 
 
 @pytest.mark.parametrize(
@@ -59,50 +49,49 @@ def test_sampled_cases_meet_every_assumption(claim):
 )
 def test_sweep_finds_and_shrinks_spec_ablations(claim_id, assumption):
     claim = CLAIMS[claim_id]
-    verdict = sweep_claim(claim, 20_000, seed=11, violate=assumption)
+    verdict = sweep(claim.scope(assumption), 20_000, seed=11)
     assert verdict.status == "refuted", verdict
     case = verdict.counterexample
     assert isinstance(case, Case)
-    assert not claim.assumption(assumption).holds(case)
-    assert all(a.holds(case) for a in claim.assumptions if a.name != assumption)
-    slack = claim.check(case)  # what the replay command runs
+    assert claim.scope().broken(case) == [assumption]
+    slack = claim.judge(case)  # what the replay command runs
     assert slack.undecided is None and not slack.ok
     assert verdict.replay is not None and verdict.replay.startswith(f"python -m verify replay {claim_id} ")
 
 
 def test_sweep_is_deterministic_per_seed():
     claim = CLAIMS["ATT-SOFTMAX-DESCENT"]
-    first = sweep_claim(claim, 20_000, seed=2, violate="sym(W) PSD")
-    second = sweep_claim(claim, 20_000, seed=2, violate="sym(W) PSD")
+    first = sweep(claim.scope("sym(W) PSD"), 20_000, seed=2)
+    second = sweep(claim.scope("sym(W) PSD"), 20_000, seed=2)
     assert first.counterexample is not None
     assert first.counterexample.to_json() == second.counterexample.to_json()
     assert (first.examples, first.worst_slack) == (second.examples, second.worst_slack)
 
 
 def test_sweep_holds_on_true_claim_and_counts_cases():
-    verdict = sweep_claim(CLAIMS["FF-DESCENT"], 10_000, seed=0, batch=3000)
+    verdict = sweep(CLAIMS["FF-DESCENT"].scope(), 10_000, seed=0, batch=3000)
     assert verdict.status == "holds"
     assert verdict.examples + sum(verdict.undecided.values()) == 10_000
     assert verdict.engines == {"sweep": verdict.examples}
 
 
 def test_a_case_that_raises_is_undecided_alone():
-    claim = CLAIMS["FF-DESCENT"]
-    batch = claim.sweep.sample(torch.Generator().manual_seed(0), 16, **claim.params)
+    scope = CLAIMS["FF-DESCENT"].scope()
+    batch = scope.sample(torch.Generator().manual_seed(0), 16)
     Y = batch.tensor("Y").clone()
     Y[5, 0, 0] = math.nan
-    slacks = _judge(claim, Case(**{**batch, "Y": Y}), 16)
+    slacks = judge_batch(scope, Case(**{**batch, "Y": Y}))
     assert slacks.decided.tolist() == [k != 5 for k in range(16)]
     assert "check raised ValueError" in slacks.at(5).undecided
 
 
 def test_bad_sweep_arguments_are_named():
     with pytest.raises(ValueError, match="cases"):
-        sweep_claim(CLAIMS["FF-DESCENT"], 0)
+        sweep(CLAIMS["FF-DESCENT"].scope(), 0)
     with pytest.raises(ValueError, match="batch"):
-        sweep_claim(CLAIMS["FF-DESCENT"], 10, batch=0)
+        sweep(CLAIMS["FF-DESCENT"].scope(), 10, batch=0)
     with pytest.raises(ValueError, match="no batched check"):
-        sweep_claim(CLAIMS["FF-RELU-PROX"], 10)
+        sweep(CLAIMS["FF-RELU-PROX"].scope(), 10)
 
 
 def _random_slacks(g: torch.Generator, size: int) -> Slacks:
@@ -122,7 +111,7 @@ def test_worst_slacks_is_worst_per_case():
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_sweep_runs_on_each_device(device):
-    verdict = sweep_claim(CLAIMS["ATT-DESCENT"], 5000, device=device, dtype=torch.float32, seed=0)
+    verdict = sweep(CLAIMS["ATT-DESCENT"].scope(), 5000, device=device, dtype=torch.float32, seed=0)
     assert verdict.status == "holds" and verdict.examples > 4000
 
 
@@ -155,9 +144,10 @@ def test_cpu_and_cuda_verdicts_agree(claim, dtype, device):
     the same ones hold, and the margins differ by less than the tolerance they are judged by."""
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    batch = claim.sweep.sample(torch.Generator().manual_seed(9), 256, **claim.params)
-    on_cpu = _judge(claim, batch.to(dtype, "cpu"), 256)
-    on_cuda = _judge(claim, batch.to(dtype, device), 256)
+    scope = claim.scope()
+    batch = scope.sample(torch.Generator().manual_seed(9), 256)
+    on_cpu = judge_batch(scope, batch.to(dtype, "cpu"))
+    on_cuda = judge_batch(scope, batch.to(dtype, device))
     both = on_cpu.decided & on_cuda.decided.cpu()
     assert int(both.sum()) >= 0.9 * int(on_cpu.decided.sum())
     assert torch.equal(on_cpu.failing[both], on_cuda.failing.cpu()[both])
@@ -168,16 +158,16 @@ def test_cpu_and_cuda_verdicts_agree(claim, dtype, device):
 def test_shrink_drops_tokens_and_features_and_rounds():
     """An indefinite-W failure of ATT-DESCENT drawn with n = d = 3 shrinks to one feature, two
     tokens and short numbers, still breaking only W PSD and still failing."""
-    from verify.shrink import shrink
+    from verify.engines.shrink import shrink
 
     claim = CLAIMS["ATT-DESCENT"]
     g = torch.Generator().manual_seed(4)
     Y = 0.5 + torch.rand((3, 3), generator=g, dtype=torch.float64)
     case = Case(Y=Y, W=-1.37 * torch.eye(3, dtype=torch.float64), rho="neg_exp", a=0.73)
-    slack = claim.check(case)
+    slack = claim.judge(case)
     assert not slack.ok
-    small, small_slack = shrink(claim, case, slack, violate="sym(W) PSD")
+    small, small_slack = shrink(claim.scope("sym(W) PSD"), case, slack)
     assert small.tensor("W").shape == (1, 1) and small.tensor("Y").shape == (2, 1), small
-    assert not small_slack.ok and not claim.check(small).ok
-    assert not claim.assumption("sym(W) PSD").holds(small)
+    assert not small_slack.ok and not claim.judge(small).ok
+    assert claim.scope().broken(small) == ["sym(W) PSD"]
     assert all(len(repr(float(x))) <= 6 for x in small.tensor("Y").reshape(-1))

@@ -6,14 +6,20 @@
     verify.check_equivalence(f, g)        are two layers the same function?
     verify.check_gradient_step(step, energy)  is the layer Y - t grad E(Y)?
     verify.energy_curve(layers, energies, inputs)  energy per depth
+    verify.draw                           the case building blocks, one description, two backends
+
+The package's layers, each using only those above it:
+    model -> math -> draw -> engines -> proof -> run -> output -> cli
 """
 
-from verify.case import Case
-from verify.check import GradientStepVerdict, check_descent, check_equivalence, check_gradient_step, token_inputs
-from verify.claims import Claim, registry
-from verify.curves import EnergyCurve, energy_curve
-from verify.runner import RunResult, run
-from verify.verdict import Verdict
+from verify import draw
+from verify.math.curves import EnergyCurve, energy_curve
+from verify.model.case import Case
+from verify.model.claim import Claim
+from verify.model.verdict import Verdict
+from verify.output.result import RunResult, run
+from verify.run.check import GradientStepVerdict, check_descent, check_equivalence, check_gradient_step, token_inputs
+from verify.run.registry import registry
 
 __all__ = [
     "Case",
@@ -25,6 +31,7 @@ __all__ = [
     "check_descent",
     "check_equivalence",
     "check_gradient_step",
+    "draw",
     "energy_curve",
     "registry",
     "run",

@@ -10,15 +10,16 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
-from verify import validate
-from verify.case import Case
-from verify.claims import registry
-from verify.numerics import Slack
-from verify.plots import plot_curves
-from verify.profiles import BUDGETS
-from verify.report import CURVES_PNG, render_markdown, summary_table, to_json, write, write_atomic
-from verify.runner import ClaimRun, RunResult, run, select
-from verify.search import DEFAULT_SEED
+from verify.engines.profiles import BUDGETS
+from verify.engines.search import DEFAULT_SEED
+from verify.model import validate
+from verify.model.case import Case
+from verify.model.tolerance import Slack
+from verify.output.files import write, write_atomic
+from verify.output.markdown import render_markdown, summary_table
+from verify.output.record import to_json
+from verify.run.registry import families, registry
+from verify.run.runner import ClaimRun, Run, run, select
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -30,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     total = len(select(args.claims or None))
 
-    def on_claim(result: RunResult, claim_run: ClaimRun) -> None:
+    def on_claim(result: Run, claim_run: ClaimRun) -> None:
         mark = "ok" if claim_run.matches else "MISMATCH"
         print(f"  [{len(result.claims)}/{total}] {claim_run.claim.id}: {claim_run.observed} ({mark}), "
               f"{result.seconds:.0f} s", file=sys.stderr, flush=True)
@@ -46,10 +47,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"interrupted: {out / 'latest.md'} is unchanged; progress so far in {out / 'partial.md'}", file=sys.stderr)
         return 130
     report = to_json(result)
-    report["meta"]["plot"] = None
-    if result.curves:
-        picture = plot_curves(result.curves, out / CURVES_PNG)
-        report["meta"]["plot"] = picture.name if picture else None
+    for family in families():
+        data = report["families"].get(family.name)
+        if data is not None and family.figures is not None:
+            data["figures"] = family.figures(data, out)
     json_path, md_path = write(report, out)
     for stale in (out / "partial.json", out / "partial.md"):
         stale.unlink(missing_ok=True)
@@ -97,7 +98,7 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"CASE must be the JSON of a case (as in reports/latest.json): {err}", file=sys.stderr)
         return 2
     dtype = validate.dtype("--dtype", args.dtype)
-    slack: Slack = claims[args.claim].check(case.to(dtype, args.device))
+    slack: Slack = claims[args.claim].judge(case.to(dtype, args.device))
     print(f"{args.claim} on {case!r} ({args.dtype}, {args.device})")
     if slack.undecided:
         print(f"undecided: {slack.undecided}")
@@ -109,7 +110,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     """Throughput of the three engines and the n-scaling, as JSON or as tables."""
-    from verify.bench import bench
+    from verify.run.bench import bench
 
     devices = tuple(args.device or ["cpu"])
     for device in devices:

@@ -1,0 +1,149 @@
+"""ATT checks, batched (a leading batch dimension on every tensor): both sides computed, with
+the tolerance each relation is judged by (verify.model.tolerance)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from verify.math.attention import (
+    attention_energy,
+    attention_energy_scale,
+    attention_kernel,
+    attention_step,
+    attention_weights,
+    energy_with_scale,
+    key_bias_softmax,
+    pairwise_rounding_scale,
+    pairwise_sq_dists,
+    postnorm_softmax_step,
+    regularized_energy,
+    regularized_step,
+    softmax_step,
+    surrogate,
+    surrogate_decrease,
+    sym,
+    w_norms,
+)
+from verify.math.batch import per_case
+from verify.math.layers import attention_block
+from verify.math.norm import UNDEFINED, condition, layer_norm, rms_norm
+from verify.math.rho import NEG_EXP, get
+from verify.model.case import Case
+from verify.model.tolerance import Slacks, descent_slacks, identity_slacks, inequality_slacks, undecided_slacks
+
+
+def _n_terms(Y: torch.Tensor) -> int:
+    return Y.shape[-2] ** 2 * Y.shape[-1]
+
+
+def _logit_scale(Y: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """Largest term |y_i|^T |W| |y_j| behind a logit of Y W Y^T (and q/2), per case: the softmax's relative rounding."""
+    A = Y.abs()
+    return (A @ W.abs() @ A.mT).amax((-2, -1)) * 1.5
+
+
+def slacks_majorize(case: Case) -> Slacks:
+    """E_att(Y) <= S(Y; Y0)."""
+    Y0, Y, W, rho = case.tensor("Y0"), case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
+    beta0 = attention_kernel(Y0, W, rho).abs()
+    change = (beta0 * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y0, W))).sum((-2, -1)) / 2
+    scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y0, W, rho) + change
+    return inequality_slacks(
+        attention_energy(Y, W, rho), surrogate(Y, Y0, W, rho), dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y)
+    )
+
+
+def slacks_surrogate_descent(case: Case) -> Slacks:
+    """S(T_a Y; Y) <= S(Y; Y), i.e. the surrogate decrease is >= 0."""
+    Y, W, a, rho = case.tensor("Y"), case.tensor("W"), case.tensor("a"), get(str(case["rho"]))
+    Y1 = attention_step(Y, W, a, rho)
+    beta = attention_kernel(Y, W, rho).abs()
+    scale = (beta * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y1, W))).sum((-2, -1)) / 2
+    decrease = surrogate_decrease(Y, Y1, W, rho)
+    return inequality_slacks(torch.zeros_like(decrease), decrease, dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y))
+
+
+def _energy_descent(case: Case, Y1: torch.Tensor, rho=NEG_EXP, logits: torch.Tensor | float = 0.0) -> Slacks:
+    """E_att(Y1) <= E_att(Y); Y1 came from a softmax over logits of size `logits`, whose rounding
+    (relative eps (1 + logits) in Y1) moves E_att(Y1) by up to that times sum |grad| |Y1|."""
+    Y, W = case.tensor("Y"), case.tensor("W")
+    before, before_scale = energy_with_scale(Y, W, rho)
+    Z = Y1.detach().clone().requires_grad_(True)
+    after, after_scale = energy_with_scale(Z, W, rho)
+    (grad,) = torch.autograd.grad(after.sum(), Z)
+    moved = (grad.abs() * Y1.abs()).sum((-2, -1)) * (1 + logits)  # verify.numerics.sensitivity, sharing the forward pass
+    scale = before_scale + after_scale.detach() + moved
+    return descent_slacks(before, after.detach(), dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y))
+
+
+def slacks_descent(case: Case) -> Slacks:
+    """E_att(T_a Y) <= E_att(Y)."""
+    Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
+    logits = pairwise_sq_dists(Y, W).abs().amax((-2, -1)) / 2
+    return _energy_descent(case, attention_step(Y, W, case.tensor("a"), rho), rho, logits)
+
+
+def slacks_softmax_keybias(case: Case) -> Slacks:
+    """D^{-1} B Y == softmax(Y W Y^T - 1 q^T / 2) Y (rho = the case's rho)."""
+    Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
+    scale = Y.abs().amax((-2, -1)) * (1 + _logit_scale(Y, W))
+    return identity_slacks(attention_weights(Y, W, rho) @ Y, key_bias_softmax(Y, W), scale=scale, n_terms=_n_terms(Y))
+
+
+def slacks_softmax_equal_norms(case: Case) -> Slacks:
+    """D^{-1} B Y == softmax(Y W Y^T) Y."""
+    Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
+    scale = Y.abs().amax((-2, -1)) * (1 + _logit_scale(Y, W))
+    return identity_slacks(attention_weights(Y, W, rho) @ Y, softmax_step(Y, W), scale=scale, n_terms=_n_terms(Y))
+
+
+def slacks_softmax_descent(case: Case) -> Slacks:
+    """E_att(softmax(Y W Y^T) Y) <= E_att(Y), rho = -exp(-z)."""
+    Y, W = case.tensor("Y"), case.tensor("W")
+    return _energy_descent(case, softmax_step(Y, W), logits=_logit_scale(Y, W))
+
+
+def slacks_postnorm_descent(case: Case) -> Slacks:
+    """E_att(renormalise(softmax(Y W Y^T) Y)) <= E_att(Y), rho = -exp(-z)."""
+    Y, W = case.tensor("Y"), case.tensor("W")
+    undefined = (w_norms(Y, W) <= 0).any(-1) | (w_norms(softmax_step(Y, W), W) <= 0).any(-1)
+    Y1 = torch.where(undefined[:, None, None], Y, postnorm_softmax_step(Y, W))  # placeholder where undefined
+    slacks = _energy_descent(case, Y1, logits=_logit_scale(Y, W))
+    return slacks.skip_where(undefined, "renormalisation undefined: a row has W-norm <= 0")
+
+
+def slacks_layer_equiv(case: Case) -> Slacks:
+    """N(Y + softmax(Y Wq Wk^T Y^T) Y Wv Wo) == N(T_a Y), a = c / (1 + c).
+
+    Where N is undefined for a case (a zero or constant row) the norms raise; a batch of one
+    is then undecided, a larger one lets the sweep engine halve it down to that case."""
+    Y, W, c = case.tensor("Y"), case.tensor("W"), case.tensor("c")
+    norm = layer_norm if case["norm"] == "layer_norm" else rms_norm
+    a = c / (1 + c)
+    unfolded = attention_step(Y, W, a)
+    kappa = condition(unfolded, norm is layer_norm, (1 - per_case(a)) * Y.abs() + per_case(a) * (attention_weights(Y, W) @ Y.abs()))
+    conditioning = torch.linalg.cond(case.tensor("Wq")) * torch.linalg.cond(case.tensor("Wv"))
+    scale = math.sqrt(Y.shape[-1]) * kappa * conditioning * (1 + c) * (1 + _logit_scale(Y, W))
+    try:
+        heads = [case.tensor(k)[:, None] for k in ("Wq", "Wk", "Wv", "Wo")]  # one head, on its own axis: (B, 1, d, d)
+        standard = attention_block(Y, *heads, norm)
+        reference = norm(unfolded)
+    except ValueError:
+        if len(Y) == 1:
+            return undecided_slacks(1, UNDEFINED, Y.device)
+        raise
+    return identity_slacks(standard, reference, scale=scale, n_terms=_n_terms(Y))
+
+
+def slacks_regularized_descent(case: Case) -> Slacks:
+    """E_reg((D + (lam/2) I)^{-1} B Y) <= E_reg(Y)."""
+    Y, W, lam, rho = case.tensor("Y"), case.tensor("W"), case.tensor("lam"), get(str(case["rho"]))
+    Y1 = regularized_step(Y, W, lam, rho)
+    quad = lambda Z: ((Z.abs() @ sym(W).abs()) * Z.abs()).sum((-2, -1))  # noqa: E731
+    scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y1, W, rho) + lam * (quad(Y) + quad(Y1))
+    return descent_slacks(
+        regularized_energy(Y, W, lam, rho), regularized_energy(Y1, W, lam, rho),
+        dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y),
+    )

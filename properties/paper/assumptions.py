@@ -1,0 +1,7 @@
+"""PAPER assumptions: the ReLU variant of the FFN descends only from nonnegative tokens."""
+
+from __future__ import annotations
+
+from verify.model.claim import Assumption
+
+TOKENS_NONNEG = Assumption("Y >= 0", lambda c: (c.tensor("Y") >= 0).flatten(1).all(1), {"tokens": "free+negative"})

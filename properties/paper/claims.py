@@ -1,0 +1,73 @@
+"""PAPER-CODE: the paper's own energy-curve model, from the formulas in the spec (never its code).
+
+    E_pa(Y) = sum_{i>j} -exp(-||(y_i - y_j)^T V||^2 / 2) + ||Y V||_F^2 / 2,  forward softmax(Y V^T V Y^T) Y
+    E_pf(Y) = (1/2) tr(Y U Y^T) + (1/2) ||Y - 1 b^T||^2,  forward -Y sym(U) + 1 b^T (optional ReLU)
+
+Each claim in a fixed order: id, statement, source, assumptions, expected, cases, check,
+certificate, examples.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from properties.paper import checks
+from properties.paper.assumptions import TOKENS_NONNEG
+from properties.paper.cases import paper_cases
+from verify.model.case import Case
+from verify.model.claim import Claim
+
+SOURCE = "Yang, Huang, Wipf 2022, energy-curve model (FFTYYY/Transformers-From-Optimization energy_curve/model.py, f0c75d0)"
+
+CLAIMS = (
+    Claim(
+        id="PAPER-ATTN-DESCENT", family="PAPER",
+        statement="the paper model's attention forward softmax(Y M Y^T) Y, M = V^T V, lowers its attention energy "
+        "sum_{i>j} -exp(-||(y_i - y_j)^T V||^2 / 2) + ||Y V||_F^2 / 2",
+        source=SOURCE,
+        assumptions=(),
+        expected="refuted",
+        cases=paper_cases,
+        check=checks.slacks_attention,
+        explanation="The forward pass is the plain softmax step, which is not the MM step of this energy: it ignores "
+        "the norm-dependent key bias (ATT-SOFTMAX-KEYBIAS) and the regulariser (1/2)||Y V||^2. It raises the energy for "
+        "a sizeable share of random draws, with V symmetric too, so the V V^T vs V^T V metric mismatch is not the cause. "
+        "Fix: PAPER-ATTN-FIXED.",
+    ),
+    Claim(
+        id="PAPER-ATTN-FIXED", family="PAPER",
+        statement="the corrected step (D + I)^{-1} B Y, B = [exp(-||(y_i - y_j)^T V||^2 / 2)], lowers that energy",
+        source=SOURCE,
+        assumptions=(),
+        cases=paper_cases,
+        check=checks.slacks_attention_fixed,
+        explanation="The energy is (1/2)[E_att + tr(Y W Y^T)] + n/2 with W = V V^T, so ATT-REG-DESCENT with lam = 2 "
+        "applies: the Jacobi step on its majoriser descends.",
+    ),
+    Claim(
+        id="PAPER-FFN-DESCENT", family="PAPER",
+        statement="the FFN forward -Y sym(U) + 1 b^T (and its ReLU) lowers (1/2) tr(Y U Y^T) + (1/2)||Y - 1 b^T||^2, "
+        "U = A A^T clipped to spectrum [0, 0.95]",
+        source=SOURCE,
+        assumptions=(TOKENS_NONNEG,),
+        cases=paper_cases, params={"tokens": "nonneg"},
+        check=checks.slacks_ffn,
+        examples={TOKENS_NONNEG.name: (Case(Y=torch.tensor([[0.0], [-1.0]], dtype=torch.float64),
+                                            V=torch.zeros(1, 1, dtype=torch.float64), A=torch.zeros(1, 1, dtype=torch.float64),
+                                            b=torch.tensor([-1.0], dtype=torch.float64)),)},
+        explanation="Without the ReLU the FFN is a gradient step of size 1 on an energy with Hessian I + U, spectrum "
+        "in [1, 1.95] < 2: it always descends. With the ReLU it is a projected step, which descends from Y >= 0 only: "
+        "Y = [[0], [-1]], U = 0, b = -1 goes 0.5 -> 1.0.",
+    ),
+    Claim(
+        id="PAPER-LAYER-MONOTONE", family="PAPER",
+        statement="the total energy of the paper model does not rise across a layer (attention, then FFN)",
+        source=SOURCE,
+        assumptions=(),
+        expected="refuted",
+        cases=paper_cases,
+        check=checks.slacks_layer_monotone,
+        explanation="Even with each sublayer descending its own energy the sum need not (LAYER-SUM-NOT-MONOTONE); "
+        "here the attention forward does not even descend its own.",
+    ),
+)

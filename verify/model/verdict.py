@@ -1,0 +1,87 @@
+"""The `Verdict`: what a search concluded, with its evidence and a way to replay it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+from torch import Tensor
+
+from verify.model.case import Case
+from verify.model.tolerance import Slack
+
+Evidence = Literal["sampled", "certified-instance", "certified-all"]
+Status = Literal["holds", "refuted", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """holds:          no counterexample among `examples` judged cases (False when refuted
+                       or when no case could be judged)
+    examples:       cases judged (undecided ones are counted in `undecided`, not here)
+    worst_slack:    the smallest margin / scale seen (negative: the relation failed)
+    counterexample: the shrunk failing input (a Tensor for the check_* API, a Case for claims)
+    evidence:       how the verdict was reached
+    replay:         a command or snippet that reproduces it
+    engines:        cases judged by each search engine ("hypothesis", "sweep")
+    """
+
+    holds: bool
+    examples: int
+    worst_slack: float
+    counterexample: Tensor | Case | None = None
+    evidence: Evidence = "sampled"
+    replay: str | None = None
+    worst: Slack | None = None
+    undecided: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    note: str = ""
+    engines: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Status:
+        if self.counterexample is not None:
+            return "refuted"
+        return "holds" if self.holds else "inconclusive"
+
+    def __str__(self) -> str:
+        text = f"{self.status} ({self.evidence}, {self.examples} cases, worst slack {self.worst_slack:.3g})"
+        if self.undecided:
+            text += f"; undecided: {dict(self.undecided)}"
+        if self.counterexample is not None:
+            text += f"\ncounterexample: {self.counterexample!r}"
+            if self.worst is not None:
+                w = self.worst
+                text += f"\n  lhs = {w.lhs!r} {w.relation} rhs = {w.rhs!r} fails by {-w.margin:.3g} (tolerance {w.tol:.3g})"
+        if self.replay:
+            text += f"\nreplay: {self.replay}"
+        if self.note:
+            text += f"\n{self.note}"
+        return text
+
+
+def combine(*verdicts: Verdict) -> Verdict:
+    """One verdict from searches of the same claim by several engines: refuted by the first
+    that found a counterexample, holds only if every one holds, cases and time added up."""
+    refuted = next((v for v in verdicts if v.counterexample is not None), None)
+    engines: Counter[str] = Counter()
+    undecided: Counter[str] = Counter()
+    for v in verdicts:
+        engines.update(v.engines)
+        undecided.update(v.undecided)
+    judged = [v for v in verdicts if v.worst is not None or v.counterexample is not None]
+    lead = refuted or (min(judged, key=lambda v: v.worst_slack) if judged else verdicts[0])
+    return Verdict(
+        holds=refuted is None and all(v.holds for v in verdicts),
+        examples=sum(v.examples for v in verdicts),
+        worst_slack=min((v.worst_slack for v in verdicts if v.worst_slack == v.worst_slack), default=float("nan")),
+        counterexample=lead.counterexample,
+        evidence=lead.evidence,
+        replay=lead.replay,
+        worst=lead.worst,
+        undecided=undecided,
+        seconds=sum(v.seconds for v in verdicts),
+        note="; ".join(v.note for v in verdicts if v.note),
+        engines=dict(engines),
+    )

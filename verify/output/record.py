@@ -1,0 +1,154 @@
+"""A run as JSON: the machine contract (reports/latest.json).
+
+Fields are added, never renamed (the schema is in README.md, "The report"). The markdown
+report is rendered from this JSON alone (verify.output.markdown), so it can be re-made from a
+stored file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from collections import Counter
+from collections.abc import Iterable
+from importlib import metadata
+from typing import Any
+
+from verify.model.case import Case
+from verify.model.verdict import Verdict
+from verify.proof.certificate import CertificateSummary
+from verify.run.runner import ClaimRun, Run
+
+NEEDED_JSON = {"needed": True, "not needed": False, "not tested": None}
+
+
+def _number(x: float | None) -> float | None:
+    """JSON has no NaN: an undefined number is null."""
+    return None if x is None or not math.isfinite(x) else x
+
+
+def _case_json(v: Verdict) -> dict[str, Any] | None:
+    c = v.counterexample
+    if c is None:
+        return None
+    return c.to_json() if isinstance(c, Case) else {"Y": {"tensor": c.tolist()}}
+
+
+def _sides(v: Verdict) -> dict[str, Any] | None:
+    w = v.worst
+    if w is None or w.undecided is not None:
+        return None
+    return {"lhs": _number(w.lhs), "rhs": _number(w.rhs), "relation": w.relation,
+            "margin": _number(w.margin), "tolerance": _number(w.tol)}
+
+
+def _headline(run: ClaimRun) -> Verdict | None:
+    """The verdict that speaks for the claim: a refuting one, else the tightest."""
+    verdicts = list(run.verdicts.values())
+    refuted = [v for v in verdicts if v.counterexample is not None]
+    if refuted:
+        return refuted[0]
+    judged = [v for v in verdicts if math.isfinite(v.worst_slack)]
+    return min(judged, key=lambda v: v.worst_slack) if judged else (verdicts[0] if verdicts else None)
+
+
+def certificate_json(c: CertificateSummary) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "level": c.level, "scope": c.scope, "statement": c.statement, "solver": c.solver,
+        "status": ", ".join(f"{k} ({n})" for k, n in c.statuses.items()),
+        "gap": _number(c.max_gap), "residual": _number(c.max_residual), "min_margin": _number(c.min_margin),
+        "cases": c.cases, "certified": c.certified, "inconclusive": c.inconclusive, "refuted": c.refuted,
+        "seconds": c.seconds,
+        "counterexample": c.counterexample.to_json() if c.counterexample is not None else None,
+    }
+    out.update({k: _number(v) if isinstance(v, float) else v for k, v in c.details.items()})
+    return out
+
+
+def claim_json(run: ClaimRun) -> dict[str, Any]:
+    c = run.claim
+    head = _headline(run)
+    return {
+        "id": c.id,
+        "family": c.family,
+        "statement": c.statement,
+        "source": c.source,
+        "verdict": run.observed,
+        "expected": c.expected,
+        "matches": run.matches,
+        "conjecture": c.conjecture,
+        "proof": c.proof or None,
+        "explanation": c.explanation or None,
+        "evidence": run.evidence,
+        "cases": sum(v.examples for v in run.verdicts.values()),
+        "engines": _engines(run.verdicts.values()),
+        "worst_slack": _number(head.worst_slack) if head else None,
+        "seconds": sum(v.seconds for v in run.verdicts.values()),
+        "counterexample": _case_json(head) if head else None,
+        "sides": _sides(head) if head and head.counterexample is not None else None,
+        "replay": head.replay if head else None,
+        "certificate": certificate_json(run.certificate) if run.certificate else None,
+        "runs": [
+            {"device": dev, "dtype": dt, "verdict": v.status, "cases": v.examples, "engines": dict(v.engines),
+             "worst_slack": _number(v.worst_slack), "undecided": dict(v.undecided), "seconds": v.seconds,
+             "note": v.note or None}
+            for (dev, dt), v in run.verdicts.items()
+        ],
+        "assumptions": [
+            {
+                "name": a.assumption,
+                "needed": NEEDED_JSON[a.status],
+                "status": a.status,
+                "reason": a.reason,
+                "cases": a.verdict.examples,
+                "engines": dict(a.verdict.engines),
+                "seconds": a.verdict.seconds,
+                "counterexample": _case_json(a.verdict),
+                "sides": _sides(a.verdict) if a.verdict.counterexample is not None else None,
+                "replay": a.verdict.replay,
+            }
+            for a in run.ablations
+        ],
+    }
+
+
+def _engines(verdicts: Iterable[Verdict]) -> dict[str, int]:
+    """Cases judged per engine, over the runs of one claim."""
+    total: Counter[str] = Counter()
+    for v in verdicts:
+        total.update(v.engines)
+    return dict(total)
+
+
+def versions() -> dict[str, str]:
+    """The versions a report was made with (read from the installed metadata: nothing is imported)."""
+    out = {"python": platform.python_version()}
+    for name in ("torch", "numpy", "hypothesis", "cvxpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+    return out
+
+
+def to_json(result: Run) -> dict[str, Any]:
+    return {
+        "meta": {
+            "profile": result.profile,
+            "seed": result.seed,
+            "devices": list(result.devices),
+            "dtypes": list(result.dtypes),
+            "versions": versions(),
+            "started": result.started,
+            "seconds": result.seconds,
+            "complete": result.complete,
+            "could_not_run": result.skipped,
+        },
+        "claims": [claim_json(c) for c in result.claims],
+        "families": result.families,
+    }
+
+
+# --- markdown ---------------------------------------------------------------------------------
