@@ -5,7 +5,7 @@ withheld). The spec's numbers themselves are checked in each family's folder."""
 import pytest
 
 from verify.engines.search import search
-from verify.run.registry import registry
+from verify.running.registry import registry
 
 CLAIMS = registry()
 ABLATIONS = [

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 
 from conftest import DEVICES
 from verify.model.case import Case
-from verify.run.registry import registry
-from verify.run.runner import search_scope
+from verify.running.registry import registry
+from verify.running.runner import search_scope
 
 CLAIMS = registry()
 

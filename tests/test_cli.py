@@ -45,3 +45,46 @@ def test_replay_prints_both_sides_and_fails_on_a_counterexample():
 def test_replay_bad_input(args, words):
     out = cli(*args)
     assert out.returncode == 2 and words in out.stderr
+
+
+NO_CUDA = pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="CUDA is available here")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["run", "--claims", "NOPE-*"], "match no claim"),
+        (["run", "--examples", "0"], "--examples must be at least 1"),
+        (["run", "--workers", "0"], "--workers must be at least 1"),
+        (["run", "--dtype", "float17"], "--dtype must be a floating dtype"),
+        (["run", "--shard", "3/2"], "--shard must be K/N"),
+        (["run", "--profile", "nope"], "invalid choice: 'nope'"),
+        (["run", "--examples", "x"], "invalid int value"),
+        (["replay", "ATT-DESCENT", '{"Y": {"tensor": [[0.0], [1.0]]}, "rho": "neg_exp", "a": 1.0}'], "lacks the field 'W'"),
+        (["replay", "ATT-DESCENT", '{"Y": {"tensor": [[NaN], [1.0]]}, "W": {"tensor": [[1.0]]}, "rho": "neg_exp", "a": 1.0}'],
+         "CASE field Y contains NaN"),
+        (["merge", "no-such-file.json"], "not a readable JSON file"),
+        (["report", "no-such-file.json"], "JSON must be a readable report file"),
+        pytest.param(["run", "--device", "cuda"], "CUDA is not available", marks=NO_CUDA),
+        pytest.param(["bench", "--device", "cuda"], "CUDA is not available", marks=NO_CUDA),
+    ],
+)
+def test_bad_arguments_get_one_line_and_exit_code_2(args, words):
+    out = cli(*args)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert words in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_claim_patterns_are_case_insensitive(tmp_path):
+    out = cli("run", "--claims", "ff-desc*", "--out", str(tmp_path), "--examples", "10", "--no-ablate", "--dtype", "float64")
+    assert out.returncode == 0, out.stderr
+    assert [c["id"] for c in json.loads((tmp_path / "latest.json").read_text())["claims"]] == ["FF-DESCENT"]
+    assert f"writing to {tmp_path}" in out.stderr
+
+
+def test_replay_says_which_assumptions_the_case_breaks():
+    case = '{"Y": {"tensor": [[0.0], [1.0]]}, "W": {"tensor": [[-1.0]]}, "rho": "neg_exp", "a": 1.0}'
+    out = cli("replay", "ATT-DESCENT", case)
+    assert out.returncode == 1
+    assert "breaks: sym(W) PSD" in out.stdout and "ablation case" in out.stdout

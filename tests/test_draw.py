@@ -8,7 +8,7 @@ from hypothesis.errors import NoSuchExample
 
 from verify.draw.source import Description, TorchSource
 from verify.model.claim import scopes
-from verify.run.registry import registry
+from verify.running.registry import registry
 
 SCOPES = [s for claim in registry().values() for s in scopes(claim)]
 EXAMPLES, BATCHES, BATCH = 60, 48, 32

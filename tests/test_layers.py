@@ -1,6 +1,6 @@
 """The package's layers import one way, and the generic code names no family.
 
-    model -> math -> draw -> engines -> proof -> run -> output -> cli
+    model -> math -> draw -> engines -> proof -> running -> output -> cli
 
 A module may import from its own layer and the layers above it (to its left), never below;
 `verify/__init__.py` (the public contract) may import anything. Families under properties/ are
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "verify"
-LAYERS = ["model", "math", "draw", "engines", "proof", "run", "output", "cli"]
+LAYERS = ["model", "math", "draw", "engines", "proof", "running", "output", "cli"]
 FAMILIES = sorted(p.name.upper() for p in (ROOT.parent / "properties").iterdir() if (p / "__init__.py").exists())
 
 
@@ -67,12 +67,12 @@ def test_imports_point_one_way(path):
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT.parent)))
 def test_only_the_registry_finds_families(path):
-    if dotted(path) == "verify.run.registry":
+    if dotted(path) == "verify.running.registry":
         return
     assert not [m for m in imports(path) if m.split(".")[0] == "properties"], f"{dotted(path)} imports a family"
 
 
-GENERIC = [p for p in SOURCES if dotted(p).split(".")[1] in ("engines", "output") or dotted(p) == "verify.run.runner"]
+GENERIC = [p for p in SOURCES if dotted(p).split(".")[1] in ("engines", "output") or dotted(p) == "verify.running.runner"]
 
 
 @pytest.mark.parametrize("path", GENERIC, ids=lambda p: str(p.relative_to(ROOT.parent)))
@@ -86,5 +86,5 @@ def test_the_checks_can_fail(tmp_path):
     family test (the old runner's) are caught by the functions the tests use."""
     planted = tmp_path / "planted.py"
     planted.write_text("def to_markdown(result):\n    from verify.output.markdown import render_markdown\n")
-    assert upward("verify.run.runner", planted) == ["verify.output.markdown"]
+    assert upward("verify.running.runner", planted) == ["verify.output.markdown"]
     assert family_names('if any(c.family in ("LAYER", "PAPER") for c in claims):') == ["LAYER", "PAPER"]

@@ -17,7 +17,7 @@ from verify.model.case import Case
 from verify.model.claim import Assumption, Claim
 from verify.model.tolerance import inequality_slacks
 from verify.output.markdown import render_markdown
-from verify.run import runner as runner_module
+from verify.running import runner as runner_module
 
 
 @description

@@ -13,7 +13,7 @@ from verify import registry, run
 from verify.engines.sweep import judge_batch, sweep
 from verify.model.case import Case
 from verify.model.tolerance import Slacks, identity_slacks, inequality_slacks, worst, worst_slacks
-from verify.run.bench import Row, scaling, throughput
+from verify.running.bench import Row, scaling, throughput
 
 CLAIMS = registry()
 SWEPT = [c for c in CLAIMS.values() if c.batched]

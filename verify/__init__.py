@@ -9,7 +9,7 @@
     verify.draw                           the case building blocks, one description, two backends
 
 The package's layers, each using only those above it:
-    model -> math -> draw -> engines -> proof -> run -> output -> cli
+    model -> math -> draw -> engines -> proof -> running -> output -> cli
 """
 
 from verify import draw
@@ -18,8 +18,8 @@ from verify.model.case import Case
 from verify.model.claim import Claim
 from verify.model.verdict import Verdict
 from verify.output.result import RunResult, run
-from verify.run.check import GradientStepVerdict, check_descent, check_equivalence, check_gradient_step, token_inputs
-from verify.run.registry import registry
+from verify.running.check import GradientStepVerdict, check_descent, check_equivalence, check_gradient_step, token_inputs
+from verify.running.registry import registry
 
 __all__ = [
     "Case",

@@ -105,4 +105,4 @@ def surrogate_details(certs: list[Certification]) -> dict[str, Any]:
     return details
 
 
-SURROGATE_DESCENT = Certifier(surrogate_descent, surrogate_details)
+SURROGATE_DESCENT = Certifier(surrogate_descent, surrogate_details, requires=("cvxpy",))

@@ -10,7 +10,7 @@ from verify.model.case import Case
 
 
 def _t(rows: list[list[float]]) -> torch.Tensor:
-    return torch.tensor(rows, dtype=torch.float64)
+    return torch.tensor(rows, dtype=torch.float64)  # host: the spec's cases (a check receives Case.to(dtype, device))
 
 
 def _circle(radius: float, degrees: list[float]) -> torch.Tensor:

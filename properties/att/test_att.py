@@ -10,7 +10,7 @@ from verify.engines.profiles import search_settings
 from verify.engines.search import falsify
 from verify.math.attention import attention_energy, attention_step, softmax_step, surrogate
 from verify.math.rho import get
-from verify.run.registry import registry
+from verify.running.registry import registry
 
 
 def _t(rows):

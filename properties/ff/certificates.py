@@ -71,4 +71,4 @@ def relu_prox(case: Case) -> Certification:
 FF_DESCENT = Certifier(ff_descent)
 FF_RELU_DESCENT = Certifier(ff_relu_descent)
 TIED_MLP = Certifier(tied_mlp)
-RELU_PROX = Certifier(relu_prox)
+RELU_PROX = Certifier(relu_prox, requires=("cvxpy", "osqp"))

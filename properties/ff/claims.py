@@ -22,7 +22,7 @@ SOURCE = "Yang, Huang, Wipf 2022, feed-forward block as gradient descent (spec: 
 
 
 def _t(rows: list[list[float]]) -> torch.Tensor:
-    return torch.tensor(rows, dtype=torch.float64)
+    return torch.tensor(rows, dtype=torch.float64)  # host: the spec's cases (a check receives Case.to(dtype, device))
 
 
 CLAIMS = (
@@ -42,7 +42,7 @@ CLAIMS = (
         cases=ff_cases, params={"M": "lmin>=-1"},
         check=checks.slacks_descent,
         certify=certificates.FF_DESCENT,
-        examples={LMIN.name: (Case(Y=_t([[1.0]]), M=_t([[-2.0]]), b=torch.zeros(1, dtype=torch.float64)),)},
+        examples={LMIN.name: (Case(Y=_t([[1.0]]), M=_t([[-2.0]]), b=_t([0.0])),)},
     ),
     Claim(
         id="FF-NO-ENERGY", family="FF",
@@ -62,6 +62,7 @@ CLAIMS = (
         cases=ff_cases, params={"M": "symmetric"},
         check=Looped(checks.check_relu_prox),
         certify=certificates.RELU_PROX,
+        requires=("cvxpy", "osqp"),
     ),
     Claim(
         id="FF-RELU-DESCENT", family="FF",
@@ -71,7 +72,7 @@ CLAIMS = (
         cases=ff_cases, params={"M": "lmin>=-1", "tokens": "nonneg"},
         check=checks.slacks_relu_descent,
         certify=certificates.FF_RELU_DESCENT,
-        examples={LMIN.name: (Case(Y=_t([[0.0]]), M=_t([[-1.5]]), b=torch.tensor([0.5], dtype=torch.float64)),)},
+        examples={LMIN.name: (Case(Y=_t([[0.0]]), M=_t([[-1.5]]), b=_t([0.5])),)},
     ),
     Claim(
         id="FF-TIED-MLP", family="FF",

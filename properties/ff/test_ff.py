@@ -10,7 +10,7 @@ from verify.engines.profiles import search_settings
 from verify.engines.search import falsify
 from verify.math.feedforward import ff_energy, linear_layer, relu_layer
 from verify.model.case import Case
-from verify.run.registry import registry
+from verify.running.registry import registry
 
 
 def _t(rows):

@@ -93,7 +93,7 @@ def check_fixed_point(case: Case) -> Slack:
 
     solved, certificate = convex.quadratic_pair_minimum(*(v.detach().cpu().double().numpy() for v in (P, a, Q, c)))
     if certificate.optimal:
-        agree = identity_slack(torch.as_tensor(solved, dtype=y_star.dtype), y_star, scale=size)
+        agree = identity_slack(torch.as_tensor(solved, dtype=y_star.dtype, device=y_star.device), y_star, scale=size)
         slacks.append(dataclasses.replace(agree, tol=max(agree.tol, certificate.accuracy * max(1.0, size))))
     if float(torch.linalg.vector_norm(a - c)) > 1e-3 and y_star.dtype == torch.float64:
         top = float(torch.linalg.eigvalsh(P + Q)[-1])

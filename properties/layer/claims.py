@@ -58,6 +58,7 @@ CLAIMS = (
         assumptions=(PAIR_POSITIVE, PAIR_STEP),
         cases=pair_cases,
         check=Looped(checks.check_fixed_point),
+        requires=("cvxpy",),
     ),
     Claim(
         id="LAYER-ALT-REGION", family="LAYER",

@@ -26,7 +26,7 @@ def ball_relaxation(case: Case) -> Certification:
             break
         P = centre_features(y[None])[0]
         expected = layer_norm(y[None])[0] if float(torch.linalg.vector_norm(P)) >= math.sqrt(d) else P
-        margins.append(cert.accuracy * max(1.0, float(y.abs().max())) - float((expected - torch.as_tensor(x)).abs().max()))
+        margins.append(cert.accuracy * max(1.0, float(y.abs().max())) - float((expected - torch.as_tensor(x, device=y.device)).abs().max()))
     worst = max(certs, key=lambda c: (not c.optimal, c.residual))
     return Certification(
         "certified-instance", "these rows y", "projection onto {1^T x = 0, ||x||^2 <= d} = LN(y) if ||P y|| >= sqrt(d), else P y",
@@ -35,4 +35,4 @@ def ball_relaxation(case: Case) -> Certification:
     )
 
 
-BALL_RELAXATION = Certifier(ball_relaxation)
+BALL_RELAXATION = Certifier(ball_relaxation, requires=("cvxpy",))

@@ -42,6 +42,7 @@ CLAIMS = (
         cases=norm_cases, params={"tokens": "free+coincident"},
         check=Looped(checks.check_ball_relaxation),
         certify=certificates.BALL_RELAXATION,
+        requires=("cvxpy",),
     ),
     Claim(
         id="NORM-SCALE-INVARIANCE", family="NORM",

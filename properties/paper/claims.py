@@ -17,6 +17,11 @@ from properties.paper.cases import paper_cases
 from verify.model.case import Case
 from verify.model.claim import Claim
 
+
+def _t(rows: list) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64)  # host: the spec's cases (a check receives Case.to(dtype, device))
+
+
 SOURCE = "Yang, Huang, Wipf 2022, energy-curve model (FFTYYY/Transformers-From-Optimization energy_curve/model.py, f0c75d0)"
 
 CLAIMS = (
@@ -52,9 +57,7 @@ CLAIMS = (
         assumptions=(TOKENS_NONNEG,),
         cases=paper_cases, params={"tokens": "nonneg"},
         check=checks.slacks_ffn,
-        examples={TOKENS_NONNEG.name: (Case(Y=torch.tensor([[0.0], [-1.0]], dtype=torch.float64),
-                                            V=torch.zeros(1, 1, dtype=torch.float64), A=torch.zeros(1, 1, dtype=torch.float64),
-                                            b=torch.tensor([-1.0], dtype=torch.float64)),)},
+        examples={TOKENS_NONNEG.name: (Case(Y=_t([[0.0], [-1.0]]), V=_t([[0.0]]), A=_t([[0.0]]), b=_t([-1.0])),)},
         explanation="Without the ReLU the FFN is a gradient step of size 1 on an energy with Hessian I + U, spectrum "
         "in [1, 1.95] < 2: it always descends. With the ReLU it is a projected step, which descends from Y >= 0 only: "
         "Y = [[0], [-1]], U = 0, b = -1 goes 0.5 -> 1.0.",

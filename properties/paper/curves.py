@@ -1,5 +1,6 @@
 """The energy curves of the report: three 12-layer models on synthetic inputs, energy per depth,
-and how often their layers raised an energy (the paper's Figure 5 set-up)."""
+and how often their layers raised an energy (the paper's Figure 5 set-up). Computed on the host
+at the end of a run, from a CPU generator (the same curves on every machine)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,13 @@ from verify.math.paper import (
 def reference_model(seed: int, n: int = 16, d: int = 8, depth: int = 12, batch: int = 64) -> EnergyCurve:
     """The paper's Figure-5 set-up on synthetic inputs: a weight-shared model whose weights meet
     the ATT and FF assumptions (W >= 0, a = 1; M symmetric with spectrum in [-0.9, 0.9])."""
-    g = torch.Generator().manual_seed(seed)
-    A = torch.randn(d, d, generator=g, dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)  # host: report curves
+    A = torch.randn(d, d, generator=g, dtype=torch.float64)  # host: report curves
     W = A @ A.T / d
-    Qm, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
-    M = (Qm * (torch.rand(d, generator=g, dtype=torch.float64) * 1.8 - 0.9)) @ Qm.T
-    b = torch.randn(d, generator=g, dtype=torch.float64) * 0.5
-    Y = torch.randn(batch, n, d, generator=g, dtype=torch.float64)
+    Qm, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))  # host: report curves
+    M = (Qm * (torch.rand(d, generator=g, dtype=torch.float64) * 1.8 - 0.9)) @ Qm.T  # host: report curves
+    b = torch.randn(d, generator=g, dtype=torch.float64) * 0.5  # host: report curves
+    Y = torch.randn(batch, n, d, generator=g, dtype=torch.float64)  # host: report curves
     layers = [lambda Z: attention_step(Z, W, 1.0), lambda Z: linear_layer(Z, M, b)] * depth
     return energy_curve(layers, {"attention": lambda Z: attention_energy(Z, W), "ff": lambda Z: ff_energy(Z, M, b)}, Y)
 
@@ -35,11 +36,11 @@ def reference_model(seed: int, n: int = 16, d: int = 8, depth: int = 12, batch: 
 def paper_model(seed: int, corrected: bool, n: int = 16, d: int = 8, depth: int = 12, batch: int = 64) -> EnergyCurve:
     """The paper's experiment model (random weights, 12 layers), its own attention forward or
     the corrected one (D + I)^{-1} B Y."""
-    g = torch.Generator().manual_seed(seed)
-    V = torch.randn(d, d, generator=g, dtype=torch.float64) / d**0.5
-    U = clipped_psd(torch.randn(d, d, generator=g, dtype=torch.float64) / d**0.5)
-    b = torch.randn(d, generator=g, dtype=torch.float64) * 0.5
-    Y = torch.randn(batch, n, d, generator=g, dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)  # host: report curves
+    V = torch.randn(d, d, generator=g, dtype=torch.float64) / d**0.5  # host: report curves
+    U = clipped_psd(torch.randn(d, d, generator=g, dtype=torch.float64) / d**0.5)  # host: report curves
+    b = torch.randn(d, generator=g, dtype=torch.float64) * 0.5  # host: report curves
+    Y = torch.randn(batch, n, d, generator=g, dtype=torch.float64)  # host: report curves
     attend = corrected_attention_forward if corrected else paper_attention_forward
     layers = [lambda Z: attend(Z, V), lambda Z: paper_ffn_forward(Z, U, b)] * depth
     return energy_curve(

@@ -1,6 +1,6 @@
 """What the report says about the PAPER family: the energy curves and how often layers rose.
 
-extras(seed)              computed at the end of a run (the run layer calls it): curves and rates
+extras(seed)              computed at the end of a run (the running layer calls it): curves and rates
 figures(data, folder)     the energy-curve picture, where matplotlib is installed
 section(data, report)     markdown, from the JSON alone
 """

@@ -169,9 +169,9 @@ class HypothesisSource(Source):
 
     def uniform(self, low: float, high: float, shape: tuple[int, ...] = ()) -> Tensor:
         if not shape:
-            return torch.tensor([self.draw(reals(low, high))], dtype=F64)
+            return torch.tensor([self.draw(reals(low, high))], dtype=F64)  # host: Hypothesis draws on the CPU
         values = self.draw(arrays(np.float64, shape, elements=reals(low, high)))
-        return torch.from_numpy(np.ascontiguousarray(values))[None]
+        return torch.from_numpy(np.ascontiguousarray(values))[None]  # host: Hypothesis draws on the CPU
 
     def log_uniform(self, low: float, high: float, shape: tuple[int, ...] = ()) -> Tensor:
         return 10.0 ** self.uniform(math.log10(low), math.log10(high), shape)

@@ -8,7 +8,9 @@ worst case. A failing case is shrunk (`verify.engines.shrink`) so that a sweep-f
 counterexample reads like a Hypothesis-found one, and replays with the same command.
 
 Batch k is drawn from its own generator, seeded by (seed, k): the cases of a sweep depend
-only on the seed and the batch index, never on what ran before.
+only on the seed and the batch index, never on what ran before. A sweep split into shards
+(`shard=(K, N)`) gives shard K the K-th of N contiguous runs of batch indices, so that the
+shards together draw exactly the batches of the unsplit sweep (verify.running.shards merges them).
 """
 
 from __future__ import annotations
@@ -51,6 +53,15 @@ def judge_batch(scope: Scope, batch: Case) -> Slacks:
         return cat_slacks(judge_batch(scope, batch.take(slice(0, half))), judge_batch(scope, batch.take(slice(half, size))))
 
 
+def shard_batches(cases: int, batch: int, shard: tuple[int, int]) -> range:
+    """The batch indices of shard K of N: the K-th of N contiguous runs of ceil(cases / batch) batches."""
+    k, n = shard
+    if not 0 <= k < n:
+        raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
+    total = -(-cases // batch)
+    return range(k * total // n, (k + 1) * total // n)
+
+
 def sweep(
     scope: Scope,
     cases: int,
@@ -59,10 +70,11 @@ def sweep(
     device: str | torch.device = "cpu",
     seed: int = 0,
     batch: int = DEFAULT_BATCH,
+    shard: tuple[int, int] = (0, 1),
 ) -> Verdict:
     """Judge `cases` drawn cases of `scope` in batches of `batch` (drawn cases outside the scope
-    are counted as undecided, with the reason). Stops at the first batch with a failing case and
-    shrinks the worst failing case of that batch."""
+    are counted as undecided, with the reason), or this shard's share of them. Stops at the first
+    batch with a failing case and shrinks the worst failing case of that batch."""
     if not scope.claim.batched:
         raise ValueError(f"claim {scope.claim.id} has no batched check (its check needs a solver or per-case autograd)")
     if cases < 1:
@@ -71,15 +83,15 @@ def sweep(
         raise ValueError(f"batch must be >= 1, got {batch}")
     device = torch.device(device)
     start = time.perf_counter()
-    judged, drawn, index = 0, 0, 0
+    judged = 0
     undecided: Counter[str] = Counter()
     worst: Slack | None = None
     failure: tuple[Case, Slack] | None = None
-    while drawn < cases and failure is None:
-        size = min(batch, cases - drawn)
-        drawn += size
+    for index in shard_batches(cases, batch, shard):
+        if failure is not None:
+            break
+        size = min(batch, cases - index * batch)
         sample = scope.sample(torch.Generator(device).manual_seed(batch_seed(seed, index)), size)
-        index += 1
         slacks = judge_batch(scope, sample.to(dtype, device))
         if scope.dropped is not None:  # an ablation judges only the cases that break the dropped assumption alone
             slacks = slacks.skip_where(~scope.fits(sample), OUTSIDE)

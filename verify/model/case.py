@@ -28,7 +28,7 @@ class Case(Mapping[str, Field]):
         converted: dict[str, Field] = {}
         for name, value in fields.items():
             if isinstance(value, np.ndarray):
-                value = torch.from_numpy(np.array(value, dtype=np.float64))
+                value = torch.from_numpy(np.array(value, dtype=np.float64))  # host: a case as given
             elif isinstance(value, (np.floating, np.integer)):
                 value = value.item()
             converted[name] = value
@@ -114,7 +114,7 @@ class Case(Mapping[str, Field]):
         if not isinstance(data, Mapping):
             raise ValueError("case must be a JSON object mapping field names to values")
         fields = {
-            k: torch.tensor(v["tensor"], dtype=torch.float64) if isinstance(v, Mapping) else v
+            k: torch.tensor(v["tensor"], dtype=torch.float64) if isinstance(v, Mapping) else v  # host: a case as stored
             for k, v in data.items()
         }
         return Case(**fields)

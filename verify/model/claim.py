@@ -20,6 +20,7 @@ place that turns "drop this assumption" into parameters and predicates.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -82,7 +83,7 @@ class Looped:
         self.__doc__ = one.__doc__
 
     def __call__(self, batch: Case) -> Slacks:
-        return stack_slacks([self.one(batch.unbatch(k)) for k in range(batch.size)])
+        return stack_slacks([self.one(batch.unbatch(k)) for k in range(batch.size)], device=batch.device)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class Claim:
                  counterexamples live here as regression examples
     proof:       a short note where the spec gives a proof sketch
     explanation: for the report, what fails and why (expected-refuted claims)
+    requires:    modules the check imports where it runs (a solver: cvxpy); a run on a machine
+                 without them says so and leaves the claim out
     """
 
     id: str
@@ -120,6 +123,12 @@ class Claim:
     examples: Mapping[str | None, tuple[Case, ...]] = field(default_factory=dict)
     proof: str = ""
     explanation: str = ""
+    requires: tuple[str, ...] = ()
+
+    @property
+    def missing(self) -> list[str]:
+        """The modules in `requires` that are not installed here."""
+        return missing(self.requires)
 
     @property
     def batched(self) -> bool:
@@ -209,6 +218,11 @@ class Scope:
 
     def sample(self, generator: torch.Generator, batch: int) -> Case:
         return self.description.sample(generator, batch)
+
+
+def missing(modules: Sequence[str]) -> list[str]:
+    """The modules that are not installed here (found, not imported)."""
+    return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
 def scopes(claim: Claim, ablate: bool = True) -> Sequence[Scope]:

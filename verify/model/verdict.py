@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from torch import Tensor
 
@@ -60,10 +62,47 @@ class Verdict:
             text += f"\n{self.note}"
         return text
 
+    def to_record(self) -> dict[str, Any]:
+        """Everything the verdict holds, as JSON (full precision), for shards to be merged later."""
+        if self.counterexample is not None and not isinstance(self.counterexample, Case):
+            raise TypeError("only a claim's verdict (its counterexample a Case) is stored as a record")
+        return {
+            "holds": self.holds, "examples": self.examples, "worst_slack": _finite(self.worst_slack),
+            "counterexample": self.counterexample.to_json() if self.counterexample is not None else None,
+            "evidence": self.evidence, "replay": self.replay,
+            "worst": None if self.worst is None else {k: _finite(v) if isinstance(v, float) else v
+                                                      for k, v in dataclasses.asdict(self.worst).items()},
+            "undecided": dict(self.undecided), "seconds": self.seconds, "note": self.note, "engines": dict(self.engines),
+        }
+
+    @staticmethod
+    def from_record(record: dict[str, Any]) -> Verdict:
+        """The inverse of `to_record`."""
+        worst = record["worst"]
+        return Verdict(
+            holds=record["holds"], examples=record["examples"], worst_slack=_nan(record["worst_slack"]),
+            counterexample=Case.from_json(record["counterexample"]) if record["counterexample"] is not None else None,
+            evidence=record["evidence"], replay=record["replay"],
+            worst=None if worst is None else Slack(**{k: _nan(v) if k not in ("relation", "undecided") else v
+                                                      for k, v in worst.items()}),
+            undecided=Counter(record["undecided"]), seconds=record["seconds"], note=record["note"],
+            engines=dict(record["engines"]),
+        )
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no NaN or infinity: an undefined number is null."""
+    return x if math.isfinite(x) else None
+
+
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else x
+
 
 def combine(*verdicts: Verdict) -> Verdict:
-    """One verdict from searches of the same claim by several engines: refuted by the first
-    that found a counterexample, holds only if every one holds, cases and time added up."""
+    """One verdict from searches of the same claim by several engines (or shards): refuted by the
+    first that found a counterexample (whose margin is then the worst slack), holds only if every
+    one holds, cases and time added up."""
     refuted = next((v for v in verdicts if v.counterexample is not None), None)
     engines: Counter[str] = Counter()
     undecided: Counter[str] = Counter()
@@ -75,7 +114,8 @@ def combine(*verdicts: Verdict) -> Verdict:
     return Verdict(
         holds=refuted is None and all(v.holds for v in verdicts),
         examples=sum(v.examples for v in verdicts),
-        worst_slack=min((v.worst_slack for v in verdicts if v.worst_slack == v.worst_slack), default=float("nan")),
+        worst_slack=refuted.worst_slack if refuted is not None else
+        min((v.worst_slack for v in verdicts if v.worst_slack == v.worst_slack), default=float("nan")),
         counterexample=lead.counterexample,
         evidence=lead.evidence,
         replay=lead.replay,

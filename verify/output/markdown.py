@@ -1,7 +1,7 @@
 """The reviewer's report in markdown (tabulate), rendered from the JSON report alone.
 
 The generic parts (run, claims, assumption matrix, counterexamples, certificates) are
-written here; what a family says about itself comes from its own `section` (verify.run.registry).
+written here; what a family says about itself comes from its own `section` (verify.running.registry).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from verify.run.registry import families
+from verify.running.registry import families
 
 
 def _slack(x: float | None) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from verify.model.case import Case
 from verify.model.verdict import Verdict
 from verify.proof.certificate import CertificateSummary
-from verify.run.runner import ClaimRun, Run
+from verify.running.runner import ClaimRun, Run
 
 NEEDED_JSON = {"needed": True, "not needed": False, "not tested": None}
 

@@ -1,8 +1,8 @@
 """`verify.run(...)`'s result: the runner's `Run` with its JSON and markdown forms.
 
-The runner (verify.run) produces the data; this layer, below it, formats it. `RunResult`
+The runner (verify.running) produces the data; this layer, below it, formats it. `RunResult`
 adds the formats to the data, so `verify.run(...).to_json()` and `.to_markdown()` keep working
-while no module of the run layer imports the output layer.
+while no module of the running layer imports the output layer.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from verify.output.markdown import render_markdown
 from verify.output.record import to_json
-from verify.run import runner
-from verify.run.runner import Run
+from verify.running import runner
+from verify.running.runner import Run
 
 
 @dataclasses.dataclass
@@ -34,5 +34,5 @@ class RunResult(Run):
 
 @functools.wraps(runner.run)
 def run(*args: Any, **kwargs: Any) -> RunResult:
-    """Search every selected claim (verify.run.runner.run, same arguments) and return the result with its formats."""
+    """Search every selected claim (verify.running.runner.run, same arguments) and return the result with its formats."""
     return RunResult.of(runner.run(*args, **kwargs))

@@ -17,6 +17,7 @@ margin inside it is inconclusive.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,11 +69,13 @@ def eigenvalue_error(A: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Certifier:
-    """How a claim is certified: `one(case) -> Certification` for a drawn case, and
-    `details(certifications) -> {field: value}`, extra summary fields for the report."""
+    """How a claim is certified: `one(case) -> Certification` for a drawn case,
+    `details(certifications) -> {field: value}`, extra summary fields for the report, and the
+    modules it needs (a solver), so that a run without them says so instead of failing."""
 
     one: Callable[[Case], Certification]
     details: Callable[[list[Certification]], dict[str, Any]] | None = None
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,38 @@ class CertificateSummary:
     def evidence(self) -> Evidence:
         """The level the claim may claim: only with certificates and none refuted."""
         return self.level if self.certified > 0 and self.refuted == 0 else "sampled"
+
+    def to_record(self) -> dict[str, Any]:
+        """As JSON (a non-finite number as the string 'nan', 'inf' or '-inf'), for shards merged later."""
+        record = _jsonable({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "counterexample"})
+        record["counterexample"] = self.counterexample.to_json() if self.counterexample is not None else None
+        return record
+
+    @staticmethod
+    def from_record(record: dict[str, Any]) -> CertificateSummary:
+        fields = _numbers({k: v for k, v in record.items() if k != "counterexample"})
+        counterexample = record["counterexample"]
+        return CertificateSummary(**fields, counterexample=Case.from_json(counterexample) if counterexample is not None else None)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def _numbers(x: Any) -> Any:
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        return float(x)
+    if isinstance(x, dict):
+        return {k: _numbers(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_numbers(v) for v in x]
+    return x
 
 
 def summarize(certs: list[Certification], counterexample: Case | None = None, seconds: float = 0.0,

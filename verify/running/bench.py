@@ -37,7 +37,8 @@ from verify.math.attention import attention_energy, attention_step
 from verify.math.feedforward import ff_energy, linear_layer
 from verify.math.rho import get
 from verify.model.case import Case
-from verify.run.registry import registry
+from verify.running.registry import registry
+from verify.running.runner import sweep_batch
 
 
 def _raw_attention(case: Case) -> torch.Tensor:
@@ -62,6 +63,7 @@ class Row:
     d: int
     dtype: str
     device: str
+    batch: int
     sweep_cases_per_s: float
     hypothesis_cases_per_s: float
     raw_cases_per_s: float
@@ -105,15 +107,18 @@ def _rss() -> int:
 
 def throughput(
     claim_id: str, n: int, d: int, dtype: torch.dtype, device: str,
-    *, sweep_cases: int = 100_000, hypothesis_cases: int = 300, batch: int = 4096, seed: int = 0,
+    *, sweep_cases: int = 100_000, hypothesis_cases: int = 300, batch: int | None = None, seed: int = 0,
 ) -> Row:
-    """Cases per second of the three engines on one claim at one size (all in this process)."""
+    """Cases per second of the three engines on one claim at one size (all in this process); the
+    sweep and the raw math on batches of `batch` cases (default: the runner's for the device)."""
     torch.set_num_threads(1)
     if claim_id not in RAW:
         raise ValueError(f"claim must be one of {sorted(RAW)}, got {claim_id!r}")
     claim = registry()[claim_id]
     claim = dataclasses.replace(claim, params={**claim.params, "n": (n, n), "d": (d, d)})  # the sizes measured
     scope = claim.scope()
+    batch = batch or sweep_batch(device, ablation=False)
+    sweep_cases = max(sweep_cases, batch)
 
     start = _peak_start(device)
     sweep(scope, min(batch, sweep_cases), dtype=dtype, device=device, seed=seed, batch=batch)  # warm-up
@@ -144,18 +149,23 @@ def throughput(
     verdict = falsify(strategy, check, settings=search_settings("quick", hypothesis_cases), seed=seed)
     hypothesis_rate = (verdict.examples + sum(verdict.undecided.values())) / (time.perf_counter() - t)
 
-    return Row(claim_id, n, d, str(dtype).removeprefix("torch."), device, sweep_rate, hypothesis_rate, raw_rate, peak,
+    return Row(claim_id, n, d, str(dtype).removeprefix("torch."), device, batch, sweep_rate, hypothesis_rate, raw_rate, peak,
                sweep_rate / hypothesis_rate, sweep_rate / raw_rate)
 
 
 @dataclass(frozen=True)
 class ScalingRow:
+    """One (n, d) ATT-DESCENT case: the raw math, the full check (tolerances included), the GEMM
+    Y Y^T of the same shape (the floor of any O(n^2 d) computation), and the check's peak memory."""
+
     n: int
     d: int
     dtype: str
     device: str
     raw_seconds: float
     check_seconds: float
+    gemm_seconds: float
+    check_over_gemm: float
     peak_bytes: int
 
 
@@ -167,6 +177,13 @@ def scaling_point(n: int, d: int, dtype: torch.dtype, device: str, seed: int = 0
     warm_up = claim.cases.with_params(**{**claim.params, "n": (32, 32), "d": (d, d)}).sample(generator, 1).to(dtype, device)
     claim.check(warm_up)  # one-time allocations (kernels, autograd engine) are not the claim's
     case = claim.cases.with_params(**{**claim.params, "n": (n, n), "d": (d, d)}).sample(generator, 1).to(dtype, device)
+    Y = case.tensor("Y")
+    Y @ Y.mT
+    _sync(device)
+    t = time.perf_counter()
+    Y @ Y.mT
+    _sync(device)
+    gemm_seconds = time.perf_counter() - t
     start = _peak_start(device)
     t = time.perf_counter()
     _raw_attention(case)
@@ -176,7 +193,8 @@ def scaling_point(n: int, d: int, dtype: torch.dtype, device: str, seed: int = 0
     claim.check(case)
     _sync(device)
     check_seconds = time.perf_counter() - t
-    return ScalingRow(n, d, str(dtype).removeprefix("torch."), device, raw_seconds, check_seconds, _peak_bytes(device, start))
+    return ScalingRow(n, d, str(dtype).removeprefix("torch."), device, raw_seconds, check_seconds, gemm_seconds,
+                      check_seconds / gemm_seconds, _peak_bytes(device, start))
 
 
 def scaling(ns: tuple[int, ...], d: int, dtype: torch.dtype, device: str, seed: int = 0) -> list[ScalingRow]:
@@ -202,17 +220,33 @@ def _isolated(function: Callable[..., object], *args: object, mapped: bool = Fal
             os.environ["MALLOC_MMAP_THRESHOLD_"] = saved
 
 
-def bench(devices: tuple[str, ...] = ("cpu",), quick: bool = False) -> dict[str, list[dict[str, object]]]:
+def bench(devices: tuple[str, ...] = ("cpu",), quick: bool = False,
+          progress: Callable[[str], None] | None = None) -> dict[str, list[dict[str, object]]]:
     """The benchmark table: throughput rows for a few (claim, n, d, dtype, device), and the n-scaling
-    rows (d = 64, n up to 4096), each measured in a fresh process."""
+    rows (d = 64, n up to 4096). The full bench measures each row in a fresh process (so that each
+    peak is its own); --quick measures the throughput rows in this one. `progress` gets each row,
+    formatted, as soon as it is measured."""
     sizes = [("ATT-DESCENT", 4, 2), ("ATT-DESCENT", 16, 16), ("FF-DESCENT", 4, 3)]
-    ns = (256, 1024) if quick else (256, 512, 1024, 2048, 4096)
-    rows, scaled = [], []
+    ns = (256, 1024) if quick else (256, 1024, 4096)
+    rows: list[dict[str, object]] = []
+    scaled: list[dict[str, object]] = []
+
+    def measured(kind: list[dict[str, object]], row: object) -> None:
+        kind.append(asdict(row))  # type: ignore[call-overload]
+        if progress is not None:
+            progress(", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in kind[-1].items()))
+
     for device in devices:
         for dtype in (torch.float64, torch.float32):
+            # on a GPU also the batches the first CUDA measurements used (4096 and 65536 cases)
+            batches = [None] + ([4096, 65536] if torch.device(device).type == "cuda" and dtype == torch.float32 else [])
             for claim_id, n, d in sizes:
-                row = _isolated(throughput, claim_id, n, d, dtype, device,
-                                sweep_cases=20_000 if quick else 100_000, hypothesis_cases=100 if quick else 300)
-                rows.append(asdict(row))  # type: ignore[call-overload]
-            scaled += [asdict(_isolated(scaling_point, n, 64, dtype, device, mapped=True)) for n in ns]  # type: ignore[call-overload]
+                for batch in batches:
+                    options = dict(sweep_cases=20_000 if quick else 100_000, hypothesis_cases=50 if quick else 200, batch=batch)
+                    if quick:
+                        measured(rows, throughput(claim_id, n, d, dtype, device, **options))
+                    else:
+                        measured(rows, _isolated(throughput, claim_id, n, d, dtype, device, **options))
+            for n in ns:
+                measured(scaled, _isolated(scaling_point, n, 64, dtype, device, mapped=True))
     return {"rows": rows, "scaling": scaled}

@@ -52,7 +52,7 @@ def token_inputs(n: tuple[int, int] = (1, 5), d: tuple[int, int] = (1, 4)) -> st
 
 def _as_input(Y: object, dtype: torch.dtype, device: torch.device) -> Tensor:
     if isinstance(Y, np.ndarray):
-        Y = torch.from_numpy(np.array(Y, dtype=np.float64))
+        Y = torch.from_numpy(np.array(Y, dtype=np.float64))  # host: the user's array, moved just below
     Y = validate.tokens("inputs", Y)
     return Y.to(dtype=dtype, device=device)
 
