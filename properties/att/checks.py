@@ -13,23 +13,26 @@ from verify.math.attention import (
     attention_kernel,
     attention_step,
     attention_weights,
-    energy_with_scale,
+    kernel_gradient,
     key_bias_softmax,
     pairwise_rounding_scale,
-    pairwise_sq_dists,
     postnorm_softmax_step,
     regularized_energy,
     regularized_step,
+    rounding_scale,
     softmax_step,
+    sq_dists,
     surrogate,
     surrogate_decrease,
     sym,
     w_norms,
+    weights_of,
 )
 from verify.math.batch import per_case
 from verify.math.layers import attention_block
 from verify.math.norm import UNDEFINED, condition, layer_norm, rms_norm
 from verify.math.rho import NEG_EXP, get
+from verify.model import validate
 from verify.model.case import Case
 from verify.model.tolerance import Slacks, descent_slacks, identity_slacks, inequality_slacks, undecided_slacks
 
@@ -65,24 +68,32 @@ def slacks_surrogate_descent(case: Case) -> Slacks:
     return inequality_slacks(torch.zeros_like(decrease), decrease, dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y))
 
 
-def _energy_descent(case: Case, Y1: torch.Tensor, rho=NEG_EXP, logits: torch.Tensor | float = 0.0) -> Slacks:
-    """E_att(Y1) <= E_att(Y); Y1 came from a softmax over logits of size `logits`, whose rounding
-    (relative eps (1 + logits) in Y1) moves E_att(Y1) by up to that times sum |grad| |Y1|."""
-    Y, W = case.tensor("Y"), case.tensor("W")
-    before, before_scale = energy_with_scale(Y, W, rho)
-    Z = Y1.detach().clone().requires_grad_(True)
-    after, after_scale = energy_with_scale(Z, W, rho)
-    (grad,) = torch.autograd.grad(after.sum(), Z)
-    moved = (grad.abs() * Y1.abs()).sum((-2, -1)) * (1 + logits)  # verify.numerics.sensitivity, sharing the forward pass
-    scale = before_scale + after_scale.detach() + moved
-    return descent_slacks(before, after.detach(), dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y))
+def _energy_terms(Y: torch.Tensor, Ws: torch.Tensor, d2: torch.Tensor, rho) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """E_att, the magnitude of its terms (verify.math.attention.energy_with_scale) and the kernel
+    B = rho'(dist2 / 2), from the distances."""
+    value, B = rho.both(d2 * 0.5)
+    return value.sum((-2, -1)), (value.abs() + B.abs() * rounding_scale(Y, Ws.abs())).sum((-2, -1)), B
+
+
+def _energy_descent(Y: torch.Tensor, Ws: torch.Tensor, d0: torch.Tensor, Y1: torch.Tensor, rho=NEG_EXP,
+                    logits: torch.Tensor | float = 0.0) -> Slacks:
+    """E_att(Y1) <= E_att(Y), with d0 the distances of Y; Y1 came from a softmax over logits of size
+    `logits`, whose rounding (relative eps (1 + logits) in Y1) moves E_att(Y1) by up to that times
+    sum |grad E_att(Y1)| |Y1| (the gradient in closed form, 2 L Y1 sym(W), from Y1's own distances)."""
+    before, before_scale, _ = _energy_terms(Y, Ws, d0, rho)
+    after, after_scale, B1 = _energy_terms(Y1, Ws, sq_dists(Y1, Ws), rho)
+    moved = (kernel_gradient(Y1, Ws, B1).abs() * Y1.abs()).sum((-2, -1)) * (1 + logits)
+    return descent_slacks(before, after, dtype=Y.dtype, scale=before_scale + after_scale + moved, n_terms=_n_terms(Y))
 
 
 def slacks_descent(case: Case) -> Slacks:
     """E_att(T_a Y) <= E_att(Y)."""
-    Y, W, rho = case.tensor("Y"), case.tensor("W"), get(str(case["rho"]))
-    logits = pairwise_sq_dists(Y, W).abs().amax((-2, -1)) / 2
-    return _energy_descent(case, attention_step(Y, W, case.tensor("a"), rho), rho, logits)
+    Y, W, a, rho = case.tensor("Y"), case.tensor("W"), case.tensor("a"), get(str(case["rho"]))
+    validate.tokens_with(Y, W=W)
+    Ws = sym(W)
+    d0 = sq_dists(Y, Ws)
+    Y1 = (1 - per_case(a)) * Y + per_case(a) * (weights_of(d0, rho) @ Y)  # T_a Y, sharing Y's distances
+    return _energy_descent(Y, Ws, d0, Y1, rho, d0.abs().amax((-2, -1)) / 2)
 
 
 def slacks_softmax_keybias(case: Case) -> Slacks:
@@ -102,7 +113,9 @@ def slacks_softmax_equal_norms(case: Case) -> Slacks:
 def slacks_softmax_descent(case: Case) -> Slacks:
     """E_att(softmax(Y W Y^T) Y) <= E_att(Y), rho = -exp(-z)."""
     Y, W = case.tensor("Y"), case.tensor("W")
-    return _energy_descent(case, softmax_step(Y, W), logits=_logit_scale(Y, W))
+    validate.tokens_with(Y, W=W)
+    Ws = sym(W)
+    return _energy_descent(Y, Ws, sq_dists(Y, Ws), softmax_step(Y, W), logits=_logit_scale(Y, W))
 
 
 def slacks_postnorm_descent(case: Case) -> Slacks:
@@ -110,7 +123,8 @@ def slacks_postnorm_descent(case: Case) -> Slacks:
     Y, W = case.tensor("Y"), case.tensor("W")
     undefined = (w_norms(Y, W) <= 0).any(-1) | (w_norms(softmax_step(Y, W), W) <= 0).any(-1)
     Y1 = torch.where(undefined[:, None, None], Y, postnorm_softmax_step(Y, W))  # placeholder where undefined
-    slacks = _energy_descent(case, Y1, logits=_logit_scale(Y, W))
+    Ws = sym(W)
+    slacks = _energy_descent(Y, Ws, sq_dists(Y, Ws), Y1, logits=_logit_scale(Y, W))
     return slacks.skip_where(undefined, "renormalisation undefined: a row has W-norm <= 0")
 
 

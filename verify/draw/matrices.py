@@ -21,11 +21,11 @@ from verify.draw.source import Source
 
 
 def orthogonal(src: Source, d: int) -> Tensor:
-    """(B, d, d) rotations: the Cayley transform of a skew matrix with entries in [-2, 2]."""
+    """(B, d, d) rotations: the Cayley transform (I + K)^-1 (I - K) = 2 (I + K)^-1 - I of a skew K
+    with entries in [-2, 2] (I + K is invertible: its eigenvalues are 1 + i lambda, |.| >= 1)."""
     A = src.uniform(-2.0, 2.0, (d, d))
-    K = (A - A.mT) / 2
     eye = src.eye(d)
-    return torch.linalg.solve(eye + K, eye - K)  # I + K is invertible: its eigenvalues are 1 + i lambda
+    return 2 * torch.linalg.inv(eye + (A - A.mT) / 2) - eye
 
 
 def spectral(Q: Tensor, w: Tensor) -> Tensor:

@@ -77,18 +77,23 @@ def tokens(src: Source, kind: str, n: int, d: int, W: Tensor | None = None) -> T
         raise ValueError(f"token kind must be one of {', '.join(TOKEN_KINDS)} (or a '+' mix), got {kind!r}")
     if any(k in ("equal-norms", "eigen-cluster", "unequal-norms") for k in kinds) and W is None:
         raise ValueError(f"token kind {kind!r} needs the weight W")
-    if len(kinds) > 1:
-        return src.mix("tokens", {k: (lambda k=k: _one_kind(src, k, n, d, W)) for k in kinds})
+    if len(kinds) > 1:  # the kinds built from free tokens share one draw of them
+        free = src.uniform(-3.0, 3.0, (n, d)) if any(k in FROM_FREE for k in kinds) else None
+        return src.mix("tokens", {k: (lambda k=k: _one_kind(src, k, n, d, W, free)) for k in kinds})
     return _one_kind(src, kind, n, d, W)
 
 
-def _one_kind(src: Source, kind: str, n: int, d: int, W: Tensor | None) -> Tensor:
+FROM_FREE = ("free", "coincident", "nonneg", "negative", "equal-norms", "rms", "heterogeneous", "offset")
+
+
+def _one_kind(src: Source, kind: str, n: int, d: int, W: Tensor | None, free: Tensor | None = None) -> Tensor:
     if kind == "unequal-norms":
         return tokens(src, "heterogeneous+rms+eigen-cluster", n, d, W)
     if kind == "eigen-cluster":
         assert W is not None
         return eigen_cluster_rows(src, W, n)
-    free = src.uniform(-3.0, 3.0, (n, d))
+    if free is None:
+        free = src.uniform(-3.0, 3.0, (n, d))
     if kind == "free":
         return free
     if kind == "coincident":

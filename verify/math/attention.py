@@ -42,8 +42,13 @@ def w_norms(Y: Tensor, W: Tensor) -> Tensor:
 
 def pairwise_sq_dists(Y: Tensor, W: Tensor) -> Tensor:
     """dist2_ij = ||y_i - y_j||_W^2, shape (..., n, n), exactly symmetric with zero diagonal."""
+    return sq_dists(Y, sym(W))
+
+
+def sq_dists(Y: Tensor, Ws: Tensor) -> Tensor:
+    """pairwise_sq_dists for an already symmetric Ws = sym(W) (the form a check computes once)."""
     Yc = centre(Y)
-    G = sym(Yc @ sym(W) @ Yc.mT)
+    G = sym(Yc @ Ws @ Yc.mT)
     q = G.diagonal(dim1=-2, dim2=-1)
     d2 = q[..., :, None] + q[..., None, :] - 2 * G
     return d2 - torch.diag_embed(d2.diagonal(dim1=-2, dim2=-1))
@@ -56,13 +61,21 @@ def attention_energy(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
 
 
 def pairwise_rounding_scale(Y: Tensor, W: Tensor) -> Tensor:
-    """|y_i|^T |W| |y_j| summed the way dist2_ij = q_i + q_j - 2 G_ij is, on centred tokens: the
-    size of the terms each distance is computed from, so its rounding is eps times this, not
-    eps |dist2_ij| (large tokens in W's near-null space cancel to a small distance)."""
-    A = centre(Y).abs()
-    G = A @ sym(W).abs() @ A.mT
-    q = G.diagonal(dim1=-2, dim2=-1)
-    return q[..., :, None] + q[..., None, :] + 2 * G
+    """A bound on the size of the terms dist2_ij = q_i + q_j - 2 G_ij is computed from, on centred
+    tokens: its rounding is eps times this, not eps |dist2_ij| (large tokens in W's near-null space
+    cancel to a small distance)."""
+    return rounding_scale(Y, sym(W).abs())
+
+
+def rounding_scale(Y: Tensor, abs_Ws: Tensor) -> Tensor:
+    """r (||y_i|| + ||y_j||)^2 on centred tokens, r the largest row sum of |sym(W)|: it bounds
+    |y_i|^T |W| |y_i| + |y_j|^T |W| |y_j| + 2 |y_i|^T |W| |y_j|, the terms of dist2_ij (||A||_2 <=
+    ||A||_inf for the symmetric A = |sym(W)|), at O(n^2) cost instead of the O(n^2 d) of the terms
+    themselves, and at most a factor d above them."""
+    norms = torch.linalg.vector_norm(centre(Y), dim=-1)
+    r = abs_Ws.sum(-1).amax(-1)[..., None, None]
+    pair = norms[..., :, None] + norms[..., None, :]
+    return r * pair * pair
 
 
 def attention_energy_scale(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
@@ -90,7 +103,11 @@ def attention_kernel(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
 
 def attention_weights(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
     """D^{-1} B: rows of the kernel normalised to sum 1 (a log-domain softmax when possible)."""
-    d2 = pairwise_sq_dists(Y, W)
+    return weights_of(pairwise_sq_dists(Y, W), rho)
+
+
+def weights_of(d2: Tensor, rho: Rho = NEG_EXP) -> Tensor:
+    """D^{-1} B from the squared distances."""
     if rho.log_deriv is not None:
         return torch.softmax(rho.log_deriv(d2 / 2), dim=-1)
     B = rho.deriv(d2 / 2)
@@ -102,6 +119,22 @@ def attention_step(Y: Tensor, W: Tensor, a: float | Tensor, rho: Rho = NEG_EXP) 
     validate.tokens_with(Y, W=W)
     a = per_case(a)
     return (1 - a) * Y + a * (attention_weights(Y, W, rho) @ Y)
+
+
+def energy_gradient(Y: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:
+    """grad E_att(Y) = 2 L Y sym(W), L = D - B: each ordered pair (i, j) pulls y_i along
+    rho'(dist2_ij / 2) sym(W) (y_i - y_j), from both of its places in the sum."""
+    return gradient_of(Y, sym(W), pairwise_sq_dists(Y, W), rho)
+
+
+def gradient_of(Y: Tensor, Ws: Tensor, d2: Tensor, rho: Rho = NEG_EXP) -> Tensor:
+    """energy_gradient from sym(W) and the squared distances (shared with the energy and the step)."""
+    return kernel_gradient(Y, Ws, rho.deriv(d2 / 2))
+
+
+def kernel_gradient(Y: Tensor, Ws: Tensor, B: Tensor) -> Tensor:
+    """energy_gradient from sym(W) and the kernel B = rho'(dist2 / 2): 2 (D - B) Y sym(W)."""
+    return 2 * ((B.sum(-1, keepdim=True) * Y - B @ Y) @ Ws)
 
 
 def surrogate(Y: Tensor, Y0: Tensor, W: Tensor, rho: Rho = NEG_EXP) -> Tensor:

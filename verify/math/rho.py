@@ -26,14 +26,26 @@ class Rho:
     nondecreasing: bool
     psd_kernel: bool
     log_deriv: Callable[[Tensor], Tensor] | None = None
+    value_and_deriv: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None
+
+    def both(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """(rho(z), rho'(z)), from one pass where the two share their work (-exp(-z) and exp(-z))."""
+        if self.value_and_deriv is not None:
+            return self.value_and_deriv(z)
+        return self.value(z), self.deriv(z)
 
     def __repr__(self) -> str:
         return f"Rho({self.name}: {self.formula})"
 
 
+def _neg_exp_both(z: Tensor) -> tuple[Tensor, Tensor]:
+    e = torch.exp(-z)
+    return -e, e
+
+
 NEG_EXP = Rho(
     "neg_exp", "-exp(-z)", lambda z: -torch.exp(-z), lambda z: torch.exp(-z),
-    concave=True, nondecreasing=True, psd_kernel=True, log_deriv=lambda z: -z,
+    concave=True, nondecreasing=True, psd_kernel=True, log_deriv=lambda z: -z, value_and_deriv=_neg_exp_both,
 )
 LOG1P = Rho(
     "log1p", "log(1 + z)", torch.log1p, lambda z: 1.0 / (1.0 + z),
