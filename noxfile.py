@@ -45,7 +45,7 @@ def _cuda_available(session: nox.Session) -> bool:
 
 @nox.session
 def nightly(session: nox.Session) -> None:
-    """The nightly profile on every available device; writes reports/latest.md and latest.json."""
+    """The nightly profile on every available device; writes reports/nightly/latest.md and latest.json."""
     _install(session)
     devices = ["--device", "cpu"] + (["--device", "cuda"] if _cuda_available(session) else [])
     session.run("python", "-m", "verify", "run", "--profile", "nightly", *devices, *session.posargs)
@@ -53,9 +53,9 @@ def nightly(session: nox.Session) -> None:
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """Re-render the markdown report from a JSON report (default reports/latest.json)."""
+    """Re-render the markdown report from a JSON report (default the committed nightly one)."""
     _install(session)
-    session.run("python", "-m", "verify", "report", *(session.posargs or ["reports/latest.json"]))
+    session.run("python", "-m", "verify", "report", *(session.posargs or ["reports/nightly/latest.json"]))
 
 
 @nox.session
