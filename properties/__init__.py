@@ -8,6 +8,9 @@ report says about it (`report.py`, optional) and its tests. Its `__init__.py` ex
     ORDER    where the family stands in reports (the spec's order)
     CLAIMS   the family's claims
     extras   (optional) seed -> data the report shows beside the claims, computed at run end
-    section  (optional) (family data, report JSON) -> markdown lines
+    section  (optional) (family data, report JSON) -> markdown lines at the head of its chapter
+    findings (optional) (family data, report JSON) -> markdown lines for the report's findings
     figures  (optional) (family data, folder) -> picture files written there
+
+The first line of its docstring names it in the report ("ATT: softmax self-attention as ...").
 """

@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from properties.att.certificates import surrogate_descent, surrogate_minimum
+from properties.att.certificates import best_move, surrogate_descent
 from properties.ff.certificates import ff_descent, tied_mlp
 from properties.ff.certificates import relu_prox as certify_relu_prox
 from properties.ff.checks import check_relu_prox
 from properties.norm.certificates import ball_relaxation as certify_ball_relaxation
 from properties.norm.checks import check_ball_relaxation
 from verify import run
-from verify.math.attention import attention_kernel
+from verify.math.attention import attention_kernel, attention_step
 from verify.math.feedforward import ff_energy, ff_step
 from verify.model.case import Case
 from verify.proof import convex
-from verify.proof.certificate import Certification
+from verify.proof.certificate import solver_certificate
 
 
 def _t(x):
@@ -44,24 +44,31 @@ def test_attention_certificate_and_its_metamorphic_checks():
     g = torch.Generator().manual_seed(1)
     Y, A = torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(3, 3, generator=g, dtype=torch.float64)
     cert = surrogate_descent(Case(Y=Y, W=A @ A.T, rho="neg_exp", a=1.0))
-    assert cert.holds is True and cert.status == "optimal"
-    assert cert.measures["qp_forms_disagree"] < 1e-7
+    assert cert.holds is True and cert.kind == "eigenvalue" and set(cert.produced) == {"quantity", "value", "bound"}
+    assert cert.measures["best_move_optimal"] == 1.0 and cert.measures["best_move_residual"] < 1e-5  # interior-point accuracy
     assert cert.measures["spectral_vs_direct"] < 1e-12
-    assert 0 < cert.measures["fraction"] <= 1 + 1e-9
+    # the step's decrease is at most the best move's of the same length: the fraction is in (0, 1]
+    assert 0 < cert.measures["fraction"] <= 1 + 1e-6
     too_long = surrogate_descent(Case(Y=Y * 0.05, W=A @ A.T, rho="neg_exp", a=3.5))
     assert too_long.holds is False
 
 
-def test_wrong_sign_in_the_qp_is_caught():
-    """min tr(W Y^T (-L) Y) is not a convex problem: the solve must say so, not return an optimum."""
+def test_wrong_sign_in_the_qcqp_is_caught():
+    """min tr(W Y^T (-L) Y) over a ball is not a convex problem: the solve must say so, not return an optimum;
+    with the right sign the best move beats the step, and the step beats standing still."""
     g = torch.Generator().manual_seed(2)
-    Y, W = torch.randn(5, 2, generator=g, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
+    Y, A = torch.randn(5, 2, generator=g, dtype=torch.float64), torch.randn(2, 2, generator=g, dtype=torch.float64)
+    W = A @ A.T
     B = attention_kernel(Y, W)
     L = (torch.diag(B.sum(-1)) - B).numpy()
-    value, _, certificate = surrogate_minimum(L, W.numpy())
-    assert certificate.optimal and value == pytest.approx(0.0, abs=1e-9)
-    value, _, certificate = surrogate_minimum(-L, W.numpy())
-    assert not certificate.optimal and "not convex" in certificate.status and math.isnan(value)
+    Y1 = attention_step(Y, W, 1.0)
+    radius = float(torch.linalg.matrix_norm(Y1 - Y))
+    move = best_move(L, W.numpy(), Y.numpy(), radius)
+    current = float(((Y.numpy() @ W.numpy()) * (L @ Y.numpy())).sum())
+    stepped = float(((Y1.numpy() @ W.numpy()) * (L @ Y1.numpy())).sum())
+    assert move["status"] == "optimal" and move["optimum"] <= stepped + 1e-7 < current
+    broken = best_move(-L, W.numpy(), Y.numpy(), radius)
+    assert "not convex" in broken["status"] and math.isnan(broken["optimum"])
 
 
 def test_projection_onto_the_wrong_set_is_caught(monkeypatch):
@@ -93,7 +100,7 @@ def test_wrong_prox_is_caught(monkeypatch):
 
 
 def test_solver_trouble_is_inconclusive_never_a_pass():
-    cert = Certification("certified-instance", "x", "y", margin=1.0, error_bound=0.0, status="optimal_inaccurate")
+    cert = solver_certificate("certified-instance", "x", "y", 1.0, 0.0, "CLARABEL", "optimal_inaccurate", 0.0, 0.0)
     assert cert.holds is None
 
 
@@ -128,7 +135,56 @@ def test_run_reports_certified_evidence():
     assert claims["FF-DESCENT"]["evidence"] == "certified-all"
     cert = claims["ATT-SURROGATE-DESCENT"]["certificate"]
     assert claims["ATT-SURROGATE-DESCENT"]["evidence"] == "certified-instance"
-    assert cert["solver"] == "CLARABEL" and cert["certified"] > 0 and cert["refuted"] == 0
-    assert cert["fraction_of_best_decrease"]
+    assert cert["kind"] == "eigenvalue" and cert["certified"] > 0 and cert["refuted"] == 0
+    assert cert["best_move"]["solver"] == "CLARABEL" and cert["best_move"]["fraction_by_step"]
     assert claims["ATT-DESCENT"]["evidence"] == "sampled" and claims["ATT-DESCENT"]["certificate"] is None
-    assert "## Certificates" in result.to_markdown()
+    assert "- Certificate (certified-all, for every Y and b, for this M): lmin(I + M) >= 0. By eigenvalue computation" \
+        in result.to_markdown()
+
+
+SOLVER_FIELDS = {"solver", "statuses", "max_gap", "max_residual"}
+
+
+def unearned_fields(certificate: dict) -> list[str]:
+    """Fields a certificate of its kind did not compute: solver fields on an eigenvalue certificate,
+    eigenvalue fields on a solver one, a solver name no solver run here has."""
+    if certificate["kind"] == "eigenvalue":
+        return sorted(SOLVER_FIELDS & set(certificate))
+    wrong = sorted({"quantity", "min_value", "max_value"} & set(certificate))
+    return wrong + ([] if certificate.get("solver") in ("OSQP", "CLARABEL") else ["solver"])
+
+
+def test_no_certificate_field_that_no_computation_produced():
+    result = run(ids=["FF-DESCENT", "FF-TIED-MLP", "ATT-SURROGATE-DESCENT", "FF-RELU-PROX", "NORM-BALL-RELAXATION"],
+                 max_examples=15, sweep_cases=1000, workers=1, ablate=False)
+    certificates = [c["certificate"] for c in result.to_json()["claims"] if c["certificate"]]
+    assert len(certificates) == 5
+    for cert in certificates:
+        assert not unearned_fields(cert), cert
+        if cert["kind"] == "solver":
+            assert cert["max_gap"] is None or cert["max_gap"] >= 0  # None: the solver reported none (Clarabel)
+
+
+def test_a_planted_broken_certificate_fails():
+    """An eigenvalue certificate that carries solver fields (the old defaults) is caught, and a
+    certificate of the wrong inequality (lmin(I - M) for lmin(I + M)) refutes itself on drawn weights."""
+    planted = {"kind": "eigenvalue", "quantity": "lmin(I + M)", "solver": "numpy.linalg.eigh", "statuses": {"optimal": 3},
+               "max_gap": 0.0, "max_residual": 0.0}
+    assert unearned_fields(planted) == ["max_gap", "max_residual", "solver", "statuses"]
+    import dataclasses
+
+    from properties.ff.certificates import FF_DESCENT
+    from verify.proof.certificate import Certifier, eigenvalue_certificate, eigenvalue_error
+    from verify.proof.certify import certify
+    from verify.running.registry import registry
+
+    def wrong(case):
+        M = case.tensor("M").numpy()
+        A = np.eye(len(M)) - (M + M.T) / 2
+        return eigenvalue_certificate("certified-all", "every Y", "lmin(I - M) >= 0", "lmin(I - M)",
+                                      float(np.linalg.eigvalsh(A)[0]), 0.0, eigenvalue_error(A))
+
+    claim = dataclasses.replace(registry()["FF-DESCENT"], certify=Certifier(wrong))
+    summary = certify(claim, max_examples=60)
+    assert summary.refuted > 0 and summary.evidence == "sampled"
+    assert certify(dataclasses.replace(claim, certify=FF_DESCENT), max_examples=60).refuted == 0

@@ -1,12 +1,12 @@
-"""energy_curve for any model, the reference curves, and their pictures."""
+"""energy_curve for any model, the paper-model curves over many draws, and their pictures."""
 
 import pytest
 import torch
 
 import verify
-from properties.paper.curves import paper_model, raise_rates, reference_model
+from properties.paper.curves import bands, model_curve, rates_per_draw, summary
 from verify.math.attention import attention_energy, attention_step
-from verify.output.plots import plot_curves, sparkline
+from verify.output.plots import plot_bands, sparkline
 
 W = torch.eye(2, dtype=torch.float64)
 
@@ -42,17 +42,30 @@ def test_energy_curve_bad_input(layers, energies, inputs, words):
     assert words in str(info.value)
 
 
-def test_reference_and_paper_models():
-    assert raise_rates(reference_model(1))["attention_sublayer"] == 0.0
-    assert raise_rates(reference_model(1))["ffn_sublayer"] == 0.0
-    paper, corrected = raise_rates(paper_model(1, corrected=False)), raise_rates(paper_model(1, corrected=True))
-    assert paper["attention_sublayer"] > 0.0, "the paper's attention forward raises its energy somewhere"
-    assert corrected["attention_sublayer"] == 0.0 and corrected["ffn_sublayer"] == 0.0
+def test_paper_model_rates_over_draws():
+    """The reference model and the corrected step never raise their own energies (ATT-DESCENT, FF-DESCENT,
+    PAPER-ATTN-FIXED); the paper's attention forward does, in some draw."""
+    reference = rates_per_draw(model_curve("reference", 1, 1.0, draws=4, inputs=8))
+    assert float(reference["attention_sublayer"].max()) == 0.0 and float(reference["ffn_sublayer"].max()) == 0.0
+    corrected = rates_per_draw(model_curve("corrected", 1, 1.0, draws=4, inputs=8))
+    assert float(corrected["attention_sublayer"].max()) == 0.0 and float(corrected["ffn_sublayer"].max()) == 0.0
+    paper = rates_per_draw(model_curve("paper", 1, 2.0, draws=8, inputs=16))
+    assert float(paper["attention_sublayer"].max()) > 0.0
+    s = summary(torch.tensor([0.0, 0.1, 0.2, 0.3], dtype=torch.float64))
+    assert s["p5"] <= s["median"] <= s["p95"] and s["median"] == pytest.approx(0.15)
+
+
+def test_bands_are_ordered_and_start_at_zero():
+    b = bands(model_curve("paper", 2, 1.0, draws=4, inputs=8))
+    q = b["quantiles"]
+    assert all(q["p5"][k] <= q["p25"][k] <= q["p50"][k] <= q["p75"][k] <= q["p95"][k] for k in range(len(q["p50"])))
+    assert q["p50"][0] == 0.0 and len(b["rising_share"]) == 12
 
 
 def test_sparkline_and_plot(tmp_path):
     assert sparkline([3.0, 2.0, 1.0, 1.0]) == "█▅▁▁"
     assert sparkline([1.0, 1.0]) == "▁▁"
     pytest.importorskip("matplotlib")
-    path = plot_curves({"model": reference_model(1, batch=4, depth=3).as_lists()}, tmp_path / "c.png")
+    panel = bands(model_curve("reference", 1, 1.0, draws=2, inputs=4))
+    path = plot_bands({"model": panel}, tmp_path / "c.png", "caption", "energy")
     assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

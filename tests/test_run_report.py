@@ -56,14 +56,14 @@ def test_matrix_needed_and_not_needed(toy_registry):
     names = {a["name"]: a for a in report["claims"][0]["assumptions"]}
     assert names["x > 0"]["needed"] is True and names["s small"]["needed"] is False
     markdown = render_markdown(report)
-    assert "**needed**" in markdown and "not needed (" in markdown
+    assert "**needed**" in markdown and "not needed (" in markdown and "## TOY" in markdown
 
 
 def test_untestable_assumption_is_reported_with_its_reason():
     result = run(ids="NORM-RMS-PROJECTION", workers=1, max_examples=10)
     (ablation,) = result.claims[0].ablations
     assert ablation.status == "not tested" and "ValueError" in ablation.reason
-    assert "Not tested:" in result.to_markdown()
+    assert f"y != 0: not tested ({ablation.reason})" in result.to_markdown()
 
 
 def test_exit_code_on_verdict_mismatch(toy_registry, tmp_path, capsys):

@@ -15,9 +15,10 @@ def _rho(case: Case):
     return get_rho(str(case["rho"]))
 
 
-RHO_CONCAVE_NONDECREASING = Assumption(
-    "rho concave nondecreasing", lambda c: every(c, _rho(c).concave and _rho(c).nondecreasing), {"rho": "convex"})
 RHO_CONCAVE = Assumption("rho concave", lambda c: every(c, _rho(c).concave), {"rho": "convex"})
+RHO_NONDECREASING = Assumption("rho nondecreasing", lambda c: every(c, _rho(c).nondecreasing), {"rho": "decreasing"})
+# the same assumption for claims that also assume concavity: its ablation draws a concave decreasing rho
+RHO_NONDECREASING_CONCAVE_KEPT = Assumption(RHO_NONDECREASING.name, RHO_NONDECREASING.holds, {"rho": "concave-decreasing"})
 RHO_NEG_EXP = Assumption("rho = -exp(-z)", lambda c: every(c, c["rho"] == "neg_exp"), {"rho": "concave-not-exp"})
 
 

@@ -23,6 +23,7 @@ STEP_TOO_LONG = (
 )
 INDEFINITE = (Case(Y=_t([[0.0], [1.0]]), W=_t([[-1.0]]), rho="neg_exp", a=1.0),)
 NON_PSD_KERNEL = (Case(Y=_t([[0, 0], [0.72, 1.2], [1.44, 0]]), W=_t([[1, 0], [0, 1]]), rho="min_one", a=2.0),)
+DECREASING_RHO = (Case(Y=_t([[0.0], [1.0]]), W=_t([[1.0]]), rho="exp_decay", a=1.0),)
 CONVEX_RHO = (Case(Y0=_t([[0.0], [0.0]]), Y=_t([[0.0], [1.0]]), W=_t([[1.0]]), rho="exp"),)
 SOFTMAX_ASYMMETRIC = (Case(Y=_circle(3.0, [241, 301, 230]), W=_t([[1, 0.5], [-0.5, 1]]), rho="neg_exp"),)
 SOFTMAX_UNEQUAL = (

@@ -18,7 +18,8 @@ M_KINDS = ("lmin>=-1", "below-minus-one", "symmetric", "expansive", "asymmetric"
 def ff_matrix(src: Source, kind: str, d: int) -> tuple[Tensor, Tensor]:
     """(M, u): M of a named kind and the bottom eigenvector u of its spectral part, known from
     the draw (no eigh):
-        lmin>=-1         spectrum in [-1, 3], an eigenvalue pinned at -1 now and then
+        lmin>=-1         spectrum in [-1, 3], the smallest eigenvalue pinned at -1 in one case of 16
+                         (the boundary, where no certificate can decide, as an edge case)
         below-minus-one  lmin = -1 - e, e log-uniform over [1e-6, 2], the rest in [-3, 3]
         symmetric        spectrum in [-3, 3]
         expansive        spectrum in [1.2, 3] (the step spreads tokens apart)
@@ -27,7 +28,7 @@ def ff_matrix(src: Source, kind: str, d: int) -> tuple[Tensor, Tensor]:
         raise ValueError(f"M kind must be one of {', '.join(M_KINDS)}, got {kind!r}")
     if kind == "lmin>=-1":
         w = src.uniform(-1.0, 3.0, (d,))
-        w = torch.where(src.uniform(0.0, 1.0, (d,)) < 0.125, -1.0, w)
+        w = torch.where(src.flag("lmin pinned at -1", 1 / 16)[:, None] & (w == w.amin(-1, keepdim=True)), -1.0, w)
     elif kind == "below-minus-one":
         w = src.uniform(-3.0, 3.0, (d,)).clone()
         w[:, 0] = -1.0 - src.log_uniform(1e-6, 2.0)

@@ -19,7 +19,7 @@ from properties.ff.checks import layer_scale
 from verify.math.feedforward import ff_gradient, relu_layer
 from verify.model.case import Case
 from verify.model.tolerance import tolerance
-from verify.proof.certificate import EPS64, Certification, Certifier, eigenvalue_error
+from verify.proof.certificate import EPS64, Certification, Certifier, eigenvalue_certificate, eigenvalue_error, solver_certificate
 
 
 def _np(case: Case, key: str) -> np.ndarray:
@@ -31,7 +31,8 @@ def _descent(case: Case, scope: str) -> Certification:
     (and, with the ReLU, E_ff(Y+) <= E_ff(Y) - (1/2) tr(Dl (I + M) Dl^T) for every Y >= 0)."""
     M = _np(case, "M")
     A = np.eye(len(M)) + (M + M.T) / 2
-    return Certification("certified-all", scope, "lmin(I + M) >= 0", float(np.linalg.eigvalsh(A)[0]), eigenvalue_error(A))
+    return eigenvalue_certificate("certified-all", scope, "lmin(I + M) >= 0", "lmin(I + M)", float(np.linalg.eigvalsh(A)[0]),
+                                  0.0, eigenvalue_error(A))
 
 
 def ff_descent(case: Case) -> Certification:
@@ -47,9 +48,8 @@ def tied_mlp(case: Case) -> Certification:
     t <= 2 / ||V||_2^2 descends it for every Y and c."""
     V = _np(case, "V")
     top = float(np.linalg.norm(V, 2)) ** 2
-    margin = 2.0 / top - case.number("t")
-    return Certification("certified-all", "every Y and c, for this V and t", "t <= 2 / ||V||_2^2", margin,
-                         10.0 * EPS64 * (2.0 / top) * V.shape[1])
+    return eigenvalue_certificate("certified-all", "every Y and c, for this V and t", "t <= 2 / ||V||_2^2",
+                                  "2 / ||V||_2^2 - t", 2.0 / top - case.number("t"), 0.0, 10.0 * EPS64 * (2.0 / top) * V.shape[1])
 
 
 def relu_prox(case: Case) -> Certification:
@@ -62,9 +62,9 @@ def relu_prox(case: Case) -> Certification:
     X, cert = convex.nonneg_prox(G.numpy(), Y.numpy())
     difference = float(np.abs(relu_layer(Y, M, b).numpy() - X).max()) if cert.optimal else math.nan
     rounding = tolerance(torch.float64, float(layer_scale(Y, M, b)) + float(G.abs().max()), Y.shape[-1])
-    return Certification(
+    return solver_certificate(
         "certified-instance", "this Y, M, b", "relu(Y M + 1 b^T) = argmin_{X >= 0} <grad E_ff(Y), X - Y> + (1/2)||X - Y||^2",
-        cert.accuracy + rounding - difference, 0.0, solver=cert.solver, status=cert.status, gap=cert.gap, residual=cert.residual,
+        cert.accuracy + rounding - difference, 0.0, cert.solver, cert.status, cert.gap, cert.residual,
     )
 
 

@@ -6,7 +6,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from verify.draw.conditions import equal_norms, lmax, lmin, query_key_tie, scalar_value, symmetric_weight
+from verify.draw.conditions import (
+    SPECTRUM_TOL,
+    equal_norms,
+    every,
+    lmax,
+    lmin,
+    psd,
+    query_key_tie,
+    scalar_value,
+    symmetric,
+    symmetric_weight,
+)
 from verify.model.case import Case
 from verify.model.claim import Assumption
 
@@ -55,3 +66,13 @@ QUERY_KEY_TIE = query_key_tie()
 W_SYMMETRIC = symmetric_weight()
 EQUAL_NORMS = equal_norms()
 SCALAR_VALUE = scalar_value()
+
+
+# the sublayers of a full layer, each meeting its own conditions (ATT-DESCENT's and FF-DESCENT's)
+W_PSD = Assumption("sym(W) PSD", lambda c: psd(c.tensor("W")))
+RHO_NEG_EXP = Assumption("rho = -exp(-z)", lambda c: every(c, c["rho"] == "neg_exp"))
+ATT_STEP = Assumption("0 <= a <= 2", lambda c: (c.tensor("a") >= 0) & (c.tensor("a") <= 2))
+M_SYMMETRIC = Assumption("M symmetric", lambda c: symmetric(c.tensor("M")))
+M_LMIN = Assumption("lmin(M) >= -1", lambda c: lmin(c.tensor("M")) >= -1 - SPECTRUM_TOL)
+# with one token attention is the identity, and the claim would be FF-DESCENT's
+TOKENS = Assumption("n >= 2", lambda c: every(c, c.tensor("Y").shape[-2] >= 2))

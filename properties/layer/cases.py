@@ -84,7 +84,7 @@ def full_layer_cases(src: Source, depth: int = 1) -> Case:
 
     def lmin_above() -> torch.Tensor:
         w = src.uniform(-1.0, 3.0, (d,))
-        return torch.where(src.uniform(0.0, 1.0, (d,)) < 0.125, -1.0, w)
+        return torch.where(src.flag("lmin pinned at -1", 1 / 16)[:, None] & (w == w.amin(-1, keepdim=True)), -1.0, w)
 
     w = src.mix("M spectrum", {"lmin>=-1": lmin_above, "expansive": lambda: src.uniform(1.2, 3.0, (d,))})
     M, _ = with_spectrum(src, w)

@@ -10,7 +10,7 @@ import torch
 
 from verify.math.norm import centre_features, layer_norm
 from verify.model.case import Case
-from verify.proof.certificate import Certification, Certifier
+from verify.proof.certificate import Certification, Certifier, solver_certificate
 
 
 def ball_relaxation(case: Case) -> Certification:
@@ -28,10 +28,9 @@ def ball_relaxation(case: Case) -> Certification:
         expected = layer_norm(y[None])[0] if float(torch.linalg.vector_norm(P)) >= math.sqrt(d) else P
         margins.append(cert.accuracy * max(1.0, float(y.abs().max())) - float((expected - torch.as_tensor(x, device=y.device)).abs().max()))
     worst = max(certs, key=lambda c: (not c.optimal, c.residual))
-    return Certification(
+    return solver_certificate(
         "certified-instance", "these rows y", "projection onto {1^T x = 0, ||x||^2 <= d} = LN(y) if ||P y|| >= sqrt(d), else P y",
-        min(margins) if len(margins) == len(Y) else math.nan, 0.0,
-        solver=worst.solver, status=worst.status, gap=worst.gap, residual=worst.residual,
+        min(margins) if len(margins) == len(Y) else math.nan, 0.0, worst.solver, worst.status, worst.gap, worst.residual,
     )
 
 

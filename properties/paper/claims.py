@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from properties.paper import checks
-from properties.paper.assumptions import TOKENS_NONNEG
+from properties.paper import checks, stories
+from properties.paper.assumptions import TOKENS, TOKENS_NONNEG
 from properties.paper.cases import paper_cases
 from verify.model.case import Case
 from verify.model.claim import Claim
@@ -30,19 +30,20 @@ CLAIMS = (
         statement="the paper model's attention forward softmax(Y M Y^T) Y, M = V^T V, lowers its attention energy "
         "sum_{i>j} -exp(-||(y_i - y_j)^T V||^2 / 2) + ||Y V||_F^2 / 2",
         source=SOURCE,
-        assumptions=(),
+        paper="Figures 5-6: the attention forward of the authors' energy-curve model (energy_curve/model.py)",
+        assumptions=(TOKENS,),
         expected="refuted",
         cases=paper_cases,
         check=checks.slacks_attention,
+        story=stories.attention,
         explanation="The forward pass is the plain softmax step, which is not the MM step of this energy: it ignores "
-        "the norm-dependent key bias (ATT-SOFTMAX-KEYBIAS) and the regulariser (1/2)||Y V||^2. It raises the energy for "
-        "a sizeable share of random draws, with V symmetric too, so the V V^T vs V^T V metric mismatch is not the cause. "
-        "Fix: PAPER-ATTN-FIXED.",
+        "the norm-dependent key bias (ATT-SOFTMAX-KEYBIAS) and the regulariser (1/2)||Y V||^2. Fix: PAPER-ATTN-FIXED.",
     ),
     Claim(
         id="PAPER-ATTN-FIXED", family="PAPER",
         statement="the corrected step (D + I)^{-1} B Y, B = [exp(-||(y_i - y_j)^T V||^2 / 2)], lowers that energy",
         source=SOURCE,
+        paper="the spec's own correction of the authors' attention forward",
         assumptions=(),
         cases=paper_cases,
         check=checks.slacks_attention_fixed,
@@ -54,6 +55,7 @@ CLAIMS = (
         statement="the FFN forward -Y sym(U) + 1 b^T (and its ReLU) lowers (1/2) tr(Y U Y^T) + (1/2)||Y - 1 b^T||^2, "
         "U = A A^T clipped to spectrum [0, 0.95]",
         source=SOURCE,
+        paper="Figures 5-6: the FFN forward of the authors' energy-curve model",
         assumptions=(TOKENS_NONNEG,),
         cases=paper_cases, params={"tokens": "nonneg"},
         check=checks.slacks_ffn,
@@ -66,11 +68,12 @@ CLAIMS = (
         id="PAPER-LAYER-MONOTONE", family="PAPER",
         statement="the total energy of the paper model does not rise across a layer (attention, then FFN)",
         source=SOURCE,
-        assumptions=(),
+        paper="Figures 5-6: whether the authors' model lowers its total energy layer by layer",
+        assumptions=(TOKENS,),
         expected="refuted",
         cases=paper_cases,
         check=checks.slacks_layer_monotone,
-        explanation="Even with each sublayer descending its own energy the sum need not (LAYER-SUM-NOT-MONOTONE); "
-        "here the attention forward does not even descend its own.",
+        story=stories.layer,
+        explanation="Even when each sublayer descends its own energy the sum need not (LAYER-SUM-NOT-MONOTONE).",
     ),
 )

@@ -87,8 +87,9 @@ class Source(ABC):
         """Per case, one of the named options: each a thunk returning a (B, ...) tensor, or a
         dict of them (several fields chosen together).
 
-        `weights` set the torch backend's frequencies; Hypothesis draws the kind as it likes
-        (and shrinks towards the first). Both draw from the same kinds."""
+        `weights` set the frequencies (Hypothesis draws a whole number over 64 parts, so its own
+        generation still varies them, and it shrinks towards the first kind). Both backends draw
+        from the same kinds."""
         names = list(options)
         if weights is not None and len(weights) != len(names):
             raise ValueError(f"weights must give one weight per option of {site}, got {len(weights)} for {len(names)}")
@@ -103,9 +104,9 @@ class Source(ABC):
         return torch.stack(values)[picks, rows]  # type: ignore[return-value]
 
     def flag(self, site: str, rate: float) -> Tensor:
-        """(B,) bool, True in about `rate` of the cases (an edge case mixed in)."""
+        """(B,) bool, True in about `rate` of the cases (an edge case mixed in; Hypothesis shrinks to False)."""
         yes = torch.ones(self.batch, dtype=torch.bool, device=self.device)
-        return self.mix(site, {"edge": lambda: yes, "usual": lambda: ~yes}, weights=(rate, 1 - rate))
+        return self.mix(site, {"usual": lambda: ~yes, "edge": lambda: yes}, weights=(1 - rate, rate))
 
     def eye(self, d: int) -> Tensor:
         return torch.eye(d, dtype=F64, device=self.device)
@@ -183,7 +184,11 @@ class HypothesisSource(Source):
         return self.draw(st.integers(0, count - 1))
 
     def _per_case(self, count: int, weights: Sequence[float] | None) -> int:
-        return self.draw(st.integers(0, count - 1))
+        if weights is None:
+            return self.draw(st.integers(0, count - 1))
+        parts = [max(1, round(64 * w / sum(weights))) for w in weights]
+        k = self.draw(st.integers(0, sum(parts) - 1))
+        return next(i for i, edge in enumerate(np.cumsum(parts)) if k < edge)
 
 
 class Description:

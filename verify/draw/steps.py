@@ -18,7 +18,9 @@ RHO_KINDS: dict[str, tuple[str, ...]] = {
     "concave": ("neg_exp", "log1p", "log_sigmoid", "min_one", "linear"),
     "concave-not-exp": ("log1p", "log_sigmoid", "min_one", "linear"),
     "psd-kernel": ("neg_exp", "log1p", "linear"),
-    "convex": ("exp", "square"),
+    "convex": ("exp",),  # convex and nondecreasing: breaks concavity alone
+    "decreasing": ("exp_decay", "neg_linear"),  # breaks monotonicity
+    "concave-decreasing": ("neg_linear",),  # breaks monotonicity, keeps concavity
 }
 STEP_KINDS = ("kernel", "unit", "beyond")
 

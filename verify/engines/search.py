@@ -114,6 +114,7 @@ def falsify(
         seconds=seconds,
         note=note,
         engines={"hypothesis": tally.judged},
+        failures=int(failure is not None),
     )
 
 

@@ -87,6 +87,7 @@ def sweep(
     undecided: Counter[str] = Counter()
     worst: Slack | None = None
     failure: tuple[Case, Slack] | None = None
+    failures = 0
     for index in shard_batches(cases, batch, shard):
         if failure is not None:
             break
@@ -100,6 +101,7 @@ def sweep(
             case = sample.unbatch(k).to(torch.float64, "cpu")
             if scope.fits_one(case):
                 failure = (case, slacks.at(k))
+                failures = int((slacks.failing & scope.fits(sample).to(slacks.failing.device)).sum())
                 break
             # the description is trusted for volume; a failing case is checked against every predicate
             slacks = slacks.skip_where(torch.arange(size, device=slacks.reason.device) == k, OUTSIDE)
@@ -124,4 +126,5 @@ def sweep(
         undecided=undecided,
         seconds=time.perf_counter() - start,
         engines={"sweep": judged},
+        failures=failures,
     )

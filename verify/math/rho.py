@@ -72,8 +72,16 @@ SQUARE = Rho(
     "square", "z^2", lambda z: z * z, lambda z: 2.0 * z,
     concave=False, nondecreasing=False, psd_kernel=False,
 )
+EXP_DECAY = Rho(
+    "exp_decay", "exp(-z)", lambda z: torch.exp(-z), lambda z: -torch.exp(-z),
+    concave=False, nondecreasing=False, psd_kernel=False,
+)
+NEG_LINEAR = Rho(
+    "neg_linear", "-z", lambda z: -z, lambda z: -torch.ones_like(z),
+    concave=True, nondecreasing=False, psd_kernel=False,
+)
 
-RHOS: dict[str, Rho] = {r.name: r for r in (NEG_EXP, LOG1P, LOG_SIGMOID, MIN_ONE, LINEAR, EXP, SQUARE)}
+RHOS: dict[str, Rho] = {r.name: r for r in (NEG_EXP, LOG1P, LOG_SIGMOID, MIN_ONE, LINEAR, EXP, SQUARE, EXP_DECAY, NEG_LINEAR)}
 
 
 def get(name: str | Rho) -> Rho:

@@ -6,7 +6,7 @@ the runner, the engines, the reports and the command line alike:
     claim ATT-DESCENT
       statement:   E_att(T_a Y) <= E_att(Y)
       source:      Yang, Huang, Wipf 2022, section and equation
-      assumptions: sym(W) PSD; rho concave nondecreasing; 0 <= a <= 1 (or <= 2, PSD kernel)
+      assumptions: sym(W) PSD; rho nondecreasing; rho concave; 0 <= a <= 1 (or <= 2, PSD kernel)
       expected:    holds
       cases:       a description of its cases (verify.draw): a Hypothesis strategy and a sampler
       check:       batch of cases -> Slacks (verify.model.tolerance), both sides computed
@@ -93,7 +93,9 @@ class Claim:
     id:          as the spec spells it (reports and tools key on it)
     family:      the folder under properties/ that declares it
     statement:   the formula, in plain notation
-    source:      paper, section, equation (and the spec section)
+    source:      the paper (and the spec section) it comes from
+    paper:       what the paper states there and where (section, equation, figure), as far as it
+                 was checked; or that the claim is the spec's own derivation
     assumptions: what it needs; `cases` with `params` draws cases that meet them all
     expected:    what the spec says: holds (under its assumptions) or refuted
     cases:       the description of its cases (verify.draw), `params` its parameters
@@ -107,6 +109,8 @@ class Claim:
     explanation: for the report, what fails and why (expected-refuted claims)
     requires:    modules the check imports where it runs (a solver: cvxpy); a run on a machine
                  without them says so and leaves the claim out
+    story:       case -> a sentence on what happened at a counterexample, its numbers computed from
+                 the case (which sublayer raised which term), for the report of a refuted claim
     """
 
     id: str
@@ -124,6 +128,8 @@ class Claim:
     proof: str = ""
     explanation: str = ""
     requires: tuple[str, ...] = ()
+    story: Callable[[Case], str] | None = None
+    paper: str = ""
 
     @property
     def missing(self) -> list[str]:

@@ -27,6 +27,8 @@ class Verdict:
     evidence:       how the verdict was reached
     replay:         a command or snippet that reproduces it
     engines:        cases judged by each search engine ("hypothesis", "sweep")
+    failures:       judged cases that failed (the sweep counts every failing case of the batch it
+                    stopped at that fits the scope; Hypothesis stops at its first)
     """
 
     holds: bool
@@ -40,6 +42,7 @@ class Verdict:
     seconds: float = 0.0
     note: str = ""
     engines: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
 
     @property
     def status(self) -> Status:
@@ -73,6 +76,7 @@ class Verdict:
             "worst": None if self.worst is None else {k: _finite(v) if isinstance(v, float) else v
                                                       for k, v in dataclasses.asdict(self.worst).items()},
             "undecided": dict(self.undecided), "seconds": self.seconds, "note": self.note, "engines": dict(self.engines),
+            "failures": self.failures,
         }
 
     @staticmethod
@@ -86,7 +90,7 @@ class Verdict:
             worst=None if worst is None else Slack(**{k: _nan(v) if k not in ("relation", "undecided") else v
                                                       for k, v in worst.items()}),
             undecided=Counter(record["undecided"]), seconds=record["seconds"], note=record["note"],
-            engines=dict(record["engines"]),
+            engines=dict(record["engines"]), failures=record["failures"],
         )
 
 
@@ -124,4 +128,5 @@ def combine(*verdicts: Verdict) -> Verdict:
         seconds=sum(v.seconds for v in verdicts),
         note="; ".join(v.note for v in verdicts if v.note),
         engines=dict(engines),
+        failures=sum(v.failures for v in verdicts),
     )

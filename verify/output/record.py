@@ -7,6 +7,7 @@ stored file.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -16,6 +17,7 @@ from importlib import metadata
 from typing import Any
 
 from verify.model.case import Case
+from verify.model.tolerance import Slack
 from verify.model.verdict import Verdict
 from verify.proof.certificate import CertificateSummary
 from verify.running.runner import ClaimRun, Run
@@ -35,45 +37,52 @@ def _case_json(v: Verdict) -> dict[str, Any] | None:
     return c.to_json() if isinstance(c, Case) else {"Y": {"tensor": c.tolist()}}
 
 
-def _sides(v: Verdict) -> dict[str, Any] | None:
-    w = v.worst
+def _slack_sides(w: Slack | None) -> dict[str, Any] | None:
     if w is None or w.undecided is not None:
         return None
     return {"lhs": _number(w.lhs), "rhs": _number(w.rhs), "relation": w.relation,
-            "margin": _number(w.margin), "tolerance": _number(w.tol)}
+            "margin": _number(w.margin), "tolerance": _number(w.tol), "holds": w.ok}
 
 
-def _headline(run: ClaimRun) -> Verdict | None:
-    """The verdict that speaks for the claim: a refuting one, else the tightest."""
-    verdicts = list(run.verdicts.values())
-    refuted = [v for v in verdicts if v.counterexample is not None]
-    if refuted:
-        return refuted[0]
-    judged = [v for v in verdicts if math.isfinite(v.worst_slack)]
-    return min(judged, key=lambda v: v.worst_slack) if judged else (verdicts[0] if verdicts else None)
+def _sides(v: Verdict) -> dict[str, Any] | None:
+    return _slack_sides(v.worst)
 
 
 def certificate_json(c: CertificateSummary) -> dict[str, Any]:
+    """Only fields a computation produced: the counts, the margins, and what the kind produced."""
     out: dict[str, Any] = {
-        "level": c.level, "scope": c.scope, "statement": c.statement, "solver": c.solver,
-        "status": ", ".join(f"{k} ({n})" for k, n in c.statuses.items()),
-        "gap": _number(c.max_gap), "residual": _number(c.max_residual), "min_margin": _number(c.min_margin),
+        "kind": c.kind, "level": c.level, "scope": c.scope, "statement": c.statement,
         "cases": c.cases, "certified": c.certified, "inconclusive": c.inconclusive, "refuted": c.refuted,
+        "min_margin": _number(c.min_margin), "max_error_bound": _number(c.max_error_bound),
+        **{k: _number(v) if isinstance(v, float) else v for k, v in c.produced.items()},
         "seconds": c.seconds,
         "counterexample": c.counterexample.to_json() if c.counterexample is not None else None,
+        "note": c.note or None,
     }
     out.update({k: _number(v) if isinstance(v, float) else v for k, v in c.details.items()})
     return out
 
 
+def _replay(claim_id: str, case: Case) -> str:
+    return f"python -m verify replay {claim_id} '{json.dumps(case.to_json())}'"
+
+
+def _failures(v: Verdict) -> dict[str, int] | None:
+    return {"failing": v.failures, "judged": v.examples} if v.counterexample is not None else None
+
+
 def claim_json(run: ClaimRun) -> dict[str, Any]:
     c = run.claim
-    head = _headline(run)
+    head = run.headline
+    undecided: Counter[str] = Counter()
+    for v in run.verdicts.values():
+        undecided.update(v.undecided)
     return {
         "id": c.id,
         "family": c.family,
         "statement": c.statement,
         "source": c.source,
+        "paper": c.paper or None,
         "verdict": run.observed,
         "expected": c.expected,
         "matches": run.matches,
@@ -83,17 +92,25 @@ def claim_json(run: ClaimRun) -> dict[str, Any]:
         "evidence": run.evidence,
         "cases": sum(v.examples for v in run.verdicts.values()),
         "engines": _engines(run.verdicts.values()),
+        "undecided": dict(undecided),
         "worst_slack": _number(head.worst_slack) if head else None,
         "seconds": sum(v.seconds for v in run.verdicts.values()),
         "counterexample": _case_json(head) if head else None,
         "sides": _sides(head) if head and head.counterexample is not None else None,
         "replay": head.replay if head else None,
+        "failures": _failures(head) if head else None,
+        "story": run.story,
         "certificate": certificate_json(run.certificate) if run.certificate else None,
         "runs": [
             {"device": dev, "dtype": dt, "verdict": v.status, "cases": v.examples, "engines": dict(v.engines),
              "worst_slack": _number(v.worst_slack), "undecided": dict(v.undecided), "seconds": v.seconds,
              "note": v.note or None}
             for (dev, dt), v in run.verdicts.items()
+        ],
+        "witnesses": [
+            {"filed_under": w.filed_under, "case": w.case.to_json(), "breaks": list(w.breaks),
+             "sides": _slack_sides(w.slack), "replay": _replay(c.id, w.case)}
+            for w in run.witnesses
         ],
         "assumptions": [
             {
@@ -107,6 +124,8 @@ def claim_json(run: ClaimRun) -> dict[str, Any]:
                 "counterexample": _case_json(a.verdict),
                 "sides": _sides(a.verdict) if a.verdict.counterexample is not None else None,
                 "replay": a.verdict.replay,
+                "failures": _failures(a.verdict),
+                "undecided": dict(a.verdict.undecided),
             }
             for a in run.ablations
         ],

@@ -4,8 +4,12 @@ Two levels above a sampled pass (spec, Evidence levels):
 - certified for all inputs: the claim reduces to a matrix inequality on the weights, settled
   by an eigenvalue computation for every input at once, with its margin (FF-DESCENT is
   lmin(I + M) >= 0 for every Y and b);
-- certified instance: for one drawn case a convex sub-problem is solved (verify.proof.convex)
-  or a matrix inequality settles that case, with the solver's status, gap and residual.
+- certified instance: for one drawn case a convex sub-problem is solved (verify.proof.convex),
+  with the solver's status, gap and residual, or a matrix inequality settles that case.
+
+A certificate records what produced it (`kind`) and only the fields that computation produced:
+an eigenvalue certificate its quantity, value, bound and rounding bound; a solver certificate
+its solver, status, duality gap and KKT residual.
 
 A family declares its certificates in its folder (`properties/<family>/certificates.py`) as a
 `Certifier`; this module holds the record and its summary over the drawn cases.
@@ -21,7 +25,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,35 +35,55 @@ from verify.model.verdict import Evidence
 EPS64 = float(np.finfo(np.float64).eps)
 
 
+Kind = Literal["eigenvalue", "solver"]
+
+
 @dataclass(frozen=True)
 class Certification:
-    """One certificate: what it settles (`scope`), at which level, and how surely.
+    """One certificate: what it settles (`scope`), at which level, how surely, and what produced it.
 
-    holds:  True (certified), False (the inequality fails: refuted for that scope), or
-            None (inconclusive: margin within the error bound, or solver trouble)
-    margin: how far the matrix inequality holds (same units as the statement)
+    kind:        "eigenvalue" (an eigenvalue or singular value computed in floating point: it
+                 produced `quantity`, `value` and `bound`, the inequality value >= bound) or
+                 "solver" (a convex solve: it produced `solver`, `status`, `gap`, `residual`)
+    produced:    those fields, exactly as computed; nothing a computation did not produce
+    margin:      how far the inequality holds (same units as the statement)
+    error_bound: how far rounding (or the solver's certified accuracy) may move the margin
+    holds:       True (certified), False (the inequality fails: refuted for that scope), or None
+                 (inconclusive: the margin within the error bound, or solver trouble)
     """
 
     level: Evidence
     scope: str
     statement: str
+    kind: Kind
     margin: float
     error_bound: float
-    solver: str = "numpy.linalg.eigh"
-    status: str = "optimal"
-    gap: float = 0.0
-    residual: float = 0.0
+    produced: dict[str, Any] = field(default_factory=dict)
     measures: dict[str, float] = field(default_factory=dict)
 
     @property
     def holds(self) -> bool | None:
-        if self.status != "optimal" or not math.isfinite(self.margin):
+        if (self.kind == "solver" and self.produced.get("status") != "optimal") or not math.isfinite(self.margin):
             return None
         if self.margin > self.error_bound or (self.error_bound == 0.0 and self.margin >= 0.0):
             return True
         if self.margin < -self.error_bound:
             return False
         return None
+
+
+def eigenvalue_certificate(level: Evidence, scope: str, statement: str, quantity: str, value: float, bound: float,
+                           error_bound: float, measures: dict[str, float] | None = None) -> Certification:
+    """`quantity` = value >= bound, settled by an eigenvalue computation with the given rounding bound."""
+    return Certification(level, scope, statement, "eigenvalue", value - bound, error_bound,
+                         {"quantity": quantity, "value": value, "bound": bound}, measures or {})
+
+
+def solver_certificate(level: Evidence, scope: str, statement: str, margin: float, error_bound: float, solver: str,
+                       status: str, gap: float, residual: float, measures: dict[str, float] | None = None) -> Certification:
+    """A convex solve's verdict on the statement, with the status, duality gap and KKT residual it returned."""
+    return Certification(level, scope, statement, "solver", margin, error_bound,
+                         {"solver": solver, "status": status, "gap": gap, "residual": residual}, measures or {})
 
 
 def eigenvalue_error(A: np.ndarray) -> float:
@@ -80,24 +104,28 @@ class Certifier:
 
 @dataclass(frozen=True)
 class CertificateSummary:
-    """Certificates over the cases drawn for one claim, for the report."""
+    """Certificates over the cases drawn for one claim, for the report.
+
+    produced: per field that the kind produces, over the cases: for "eigenvalue" the quantity,
+    the bound and the smallest and largest value; for "solver" the solver, the count of each
+    status, the largest gap and residual. Only fields a computation produced."""
 
     level: Evidence
     scope: str
     statement: str
+    kind: Kind
     cases: int
     certified: int
     inconclusive: int
     refuted: int
     min_margin: float
-    solver: str
-    statuses: dict[str, int]
-    max_gap: float
-    max_residual: float
+    max_error_bound: float
+    produced: dict[str, Any]
     measures: dict[str, list[float]]
     counterexample: Case | None = None
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
 
     @property
     def evidence(self) -> Evidence:
@@ -138,23 +166,31 @@ def _numbers(x: Any) -> Any:
 
 
 def summarize(certs: list[Certification], counterexample: Case | None = None, seconds: float = 0.0,
-              details: dict[str, Any] | None = None) -> CertificateSummary:
-    statuses: dict[str, int] = {}
-    for c in certs:
-        statuses[c.status] = statuses.get(c.status, 0) + 1
+              details: dict[str, Any] | None = None, note: str = "") -> CertificateSummary:
+    """The certificates of one claim's draws; `note` says why the draws stopped early, if they did."""
+    first = certs[0]
     judged = [c for c in certs if c.holds is not None]
     measures: dict[str, list[float]] = {}
     for c in certs:
         for k, v in c.measures.items():
             measures.setdefault(k, []).append(v)
-    first = certs[0]
-    finite = lambda xs: [x for x in xs if math.isfinite(x)] or [math.nan]  # noqa: E731
+    finite = lambda xs: [x for x in xs if isinstance(x, float) and math.isfinite(x)] or [math.nan]  # noqa: E731
+    if first.kind == "eigenvalue":
+        values = finite([c.produced["value"] for c in certs])
+        produced: dict[str, Any] = {"quantity": first.produced["quantity"], "bound": first.produced["bound"],
+                                    "min_value": min(values), "max_value": max(values)}
+    else:
+        statuses: dict[str, int] = {}
+        for c in certs:
+            statuses[c.produced["status"]] = statuses.get(c.produced["status"], 0) + 1
+        produced = {"solver": first.produced["solver"], "statuses": statuses,
+                    "max_gap": max(finite([c.produced["gap"] for c in certs])),
+                    "max_residual": max(finite([c.produced["residual"] for c in certs]))}
     return CertificateSummary(
-        level=first.level, scope=first.scope, statement=first.statement, cases=len(certs),
+        level=first.level, scope=first.scope, statement=first.statement, kind=first.kind, cases=len(certs),
         certified=sum(c.holds is True for c in certs), inconclusive=sum(c.holds is None for c in certs),
         refuted=sum(c.holds is False for c in certs),
         min_margin=min(finite([c.margin for c in judged])) if judged else math.nan,
-        solver=first.solver, statuses=statuses, max_gap=max(finite([c.gap for c in certs])),
-        max_residual=max(finite([c.residual for c in certs])), measures=measures,
-        counterexample=counterexample, seconds=seconds, details=details or {},
+        max_error_bound=max(finite([c.error_bound for c in certs])), produced=produced, measures=measures,
+        counterexample=counterexample, seconds=seconds, details=details or {}, note=note,
     )

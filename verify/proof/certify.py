@@ -30,7 +30,8 @@ def certify(
         cert = certifier.one(case.to(torch.float64))
         certs.append(cert)
         if cert.holds is None:
-            return Slack.skip(f"certificate inconclusive ({cert.status})")
+            why = cert.produced.get("status", "solver trouble") if cert.kind == "solver" else "margin within the error bound"
+            return Slack.skip(f"certificate inconclusive ({why})")
         return Slack(0.0, cert.margin, cert.margin, cert.error_bound, max(1.0, abs(cert.margin)))
 
     budget = max_examples if max_examples is not None else BUDGETS[profile].certificates
@@ -38,4 +39,4 @@ def certify(
     if not certs:
         return None
     details = certifier.details(certs) if certifier.details is not None else {}
-    return summarize(certs, verdict.counterexample, verdict.seconds, details)  # type: ignore[arg-type]
+    return summarize(certs, verdict.counterexample, verdict.seconds, details, note=verdict.note)  # type: ignore[arg-type]

@@ -32,7 +32,8 @@ EPS64 = float(np.finfo(np.float64).eps)
 
 @dataclass(frozen=True)
 class Certificate:
-    """What backs a solve: solver, status, objective, duality gap, KKT residual."""
+    """What backs a solve: solver, status, objective, the duality gap the solver reported (NaN
+    where it reports none), and the KKT residual computed here."""
 
     solver: str
     status: str
@@ -52,16 +53,18 @@ class Certificate:
         constraint active with a zero multiplier, e.g. ||P y|| = sqrt(d) exactly) interior
         point methods only reach the square root, so the bound carries that term too.
         """
-        slack = max(self.residual, 0.0) + max(self.gap, 0.0)
+        slack = max(self.residual, 0.0) + (max(self.gap, 0.0) if math.isfinite(self.gap) else 0.0)
         return 10.0 * (slack + math.sqrt(slack))
 
 
 def duality_gap(problem: cp.Problem) -> float:
+    """The duality gap the solver reported, or NaN where it reports none (Clarabel through cvxpy
+    does not): never a default that no solver produced."""
     stats = problem.solver_stats.extra_stats
     info = getattr(stats, "info", None)
     if info is not None and hasattr(info, "duality_gap"):
         return abs(float(info.duality_gap))
-    return 0.0
+    return math.nan
 
 
 @contextlib.contextmanager
@@ -101,7 +104,7 @@ def nonneg_prox(G: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Certificate]:
     Lam = Xv - Y + G
     residual = max(float(np.maximum(-Xv, 0).max()), float(np.maximum(-Lam, 0).max()), float(np.abs(Lam * Xv).max()))
     objective = float((G * (Xv - Y)).sum() + ((Xv - Y) ** 2).sum() / 2)
-    gap = abs(float(getattr(result.info, "duality_gap", 0.0) or 0.0))
+    gap = abs(float(getattr(result.info, "duality_gap", math.nan)))  # OSQP 1.x reports it; NaN if a version does not
     return Xv, Certificate("OSQP", status, objective, gap, residual)
 
 
@@ -156,4 +159,4 @@ def quadratic_pair_minimum(P: np.ndarray, a: np.ndarray, Q: np.ndarray, c: np.nd
     yv = np.asarray(y.value)
     modulus = float(np.linalg.eigvalsh(P + Q)[0])
     residual = float(np.abs(P @ (yv - a) + Q @ (yv - c)).max()) / max(modulus, 1e-300)
-    return yv, Certificate("CLARABEL", status, float(problem.value), 0.0, residual)
+    return yv, Certificate("CLARABEL", status, float(problem.value), math.nan, residual)

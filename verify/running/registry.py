@@ -27,8 +27,10 @@ class Family:
     name: str
     order: int
     claims: tuple[Claim, ...]
+    doc: str = ""
     extras: Callable[[int], dict[str, Any]] | None = None
     section: Callable[[dict[str, Any], dict[str, Any]], list[str]] | None = None
+    findings: Callable[[dict[str, Any], dict[str, Any]], list[str]] | None = None
     figures: Callable[[dict[str, Any], Path], dict[str, str]] | None = None
 
     @staticmethod
@@ -41,9 +43,9 @@ class Family:
         if len(names) != 1:
             raise ValueError(f"family {module.__name__} declares claims of several families: {sorted(names)}")
         return Family(
-            name=names.pop(), order=int(getattr(module, "ORDER", 1000)), claims=tuple(claims),
+            name=names.pop(), order=int(getattr(module, "ORDER", 1000)), claims=tuple(claims), doc=module.__doc__ or "",
             extras=getattr(module, "extras", None), section=getattr(module, "section", None),
-            figures=getattr(module, "figures", None),
+            findings=getattr(module, "findings", None), figures=getattr(module, "figures", None),
         )
 
 

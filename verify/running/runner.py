@@ -15,7 +15,9 @@ scope) -> slack -> verdict -> Run; verify.output formats it.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import math
 import os
 import time
 import zlib
@@ -31,7 +33,9 @@ from verify.engines.profiles import BUDGETS
 from verify.engines.search import DEFAULT_SEED, search
 from verify.engines.sweep import shard_batches, sweep
 from verify.model import validate
+from verify.model.case import Case
 from verify.model.claim import Claim, Scope, missing, scopes
+from verify.model.tolerance import Slack
 from verify.model.verdict import Verdict, combine
 from verify.proof.certificate import CertificateSummary
 from verify.proof.certify import certify as certify_claim
@@ -74,20 +78,47 @@ class Ablation:
 
 
 @dataclass(frozen=True)
+class Witness:
+    """One of the spec's known cases, judged in this run: the assumption it was filed under (None:
+    a counterexample with every assumption met), the assumptions it breaks, both sides."""
+
+    filed_under: str | None
+    case: Case
+    breaks: tuple[str, ...]
+    slack: Slack
+
+
+@dataclass(frozen=True)
 class ClaimRun:
-    """One claim's verdicts: per (device, dtype), and per dropped assumption."""
+    """One claim's verdicts: per (device, dtype), and per dropped assumption; the spec's witnesses
+    judged in this run; and, for a refuted claim, what happened at its counterexample (its story)."""
 
     claim: Claim
     verdicts: dict[tuple[str, str], Verdict]
     ablations: tuple[Ablation, ...]
     certificate: CertificateSummary | None = None
+    witnesses: tuple[Witness, ...] = ()
+    story: str | None = None
 
     @property
     def evidence(self) -> str:
-        """certified-* only when the certificates back a sampled pass."""
+        """counterexample for a refuted claim; certified-* only when certificates back a pass (and
+        none was refuted); else sampled."""
+        if self.observed == "refuted":
+            return "counterexample"
         if self.certificate is not None and self.observed == "holds":
             return self.certificate.evidence
         return "sampled"
+
+    @property
+    def headline(self) -> Verdict | None:
+        """The verdict that speaks for the claim: a refuting one, else the tightest."""
+        verdicts = list(self.verdicts.values())
+        refuted = [v for v in verdicts if v.counterexample is not None]
+        if refuted:
+            return refuted[0]
+        judged = [v for v in verdicts if math.isfinite(v.worst_slack)]
+        return min(judged, key=lambda v: v.worst_slack) if judged else (verdicts[0] if verdicts else None)
 
     @property
     def observed(self) -> str:
@@ -276,7 +307,13 @@ def assemble(claim: Claim, tasks: Sequence[Task], results: dict[Task, Any], abla
         for a in claim.assumptions
         if ablate and verdicts
     )
-    return ClaimRun(claim, verdicts, ablations, certificate)
+    witnesses = tuple(Witness(name, case, tuple(claim.scope().broken(case)), claim.judge(case))
+                      for name, cases in claim.examples.items() for case in cases)
+    claim_run = ClaimRun(claim, verdicts, ablations, certificate, witnesses)
+    head = claim_run.headline
+    if claim.story is not None and head is not None and isinstance(head.counterexample, Case):
+        claim_run = dataclasses.replace(claim_run, story=claim.story(head.counterexample))
+    return claim_run
 
 
 def run(
