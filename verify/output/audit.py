@@ -87,7 +87,9 @@ def _detail(f: dict[str, Any]) -> str:
                 f"sublayer's output by {_g(n['median_attention_change'])} (median); all heads of a layer replaced at once: "
                 f"{_g(n['median_all_heads_change'])} (median), {_g(n['max_all_heads_change'])} (max).")
     if fid == "depth":
-        return (f"{held} sublayer steps lower it ({_pct(f['holds_for'], f['cases'])}); it is lower after the last layer than "
+        return (f"{held} sublayer steps lower it ({_pct(f['holds_for'], f['cases'])}): {n['attention_steps_lowering']} of "
+                f"{n['steps_per_kind']} attention sublayers and {n['ffn_steps_lowering']} of {n['steps_per_kind']} FFN sublayers; "
+                f"it is lower after the last layer than "
                 f"after the embeddings for {n['sentences_lower_at_end']} of {n['sentences']} sentences; median "
                 f"{_g(n['median_start'])} at the embeddings, {_g(n['median_end'])} at the output, lowest median "
                 f"{_g(n['median_min'])} at {n['median_min_at']}.")

@@ -135,6 +135,8 @@ def findings(report: dict) -> list[dict]:
     out.append(_finding(
         "depth", "the model's energy (mean over all heads of E_att(W+) / n^2) falls at every sublayer on real text",
         depth["sublayer_steps_lowering"], depth["sublayer_steps"], sentences_lower_at_end=depth["sentences_lower_at_end"],
+        attention_steps_lowering=depth["attention_steps_lowering"], ffn_steps_lowering=depth["ffn_steps_lowering"],
+        steps_per_kind=depth["sublayer_steps"] // 2,
         sentences=meta["sentences"], median_start=depth["total"]["q50"][0], median_end=depth["total"]["q50"][-1],
         median_min=min(depth["total"]["q50"]), median_min_at=depth["states"][depth["total"]["q50"].index(min(depth["total"]["q50"]))]))
     return out

@@ -133,6 +133,7 @@ def audit_checkpoint(model: str | Path | None = None, *, sentences: int | None =
         "total_mean": total.mean(0).tolist(),
         "sentences": len(tokenized), "sentences_lower_at_end": int((total[:, -1] < total[:, 0]).sum()),
         "sublayer_steps": int(steps.numel()), "sublayer_steps_lowering": int((steps < 0).sum()),
+        "attention_steps_lowering": int((steps[:, 0::2] < 0).sum()), "ffn_steps_lowering": int((steps[:, 1::2] < 0).sum()),
         "own_layer": own_steps,
     }
     lengths = torch.tensor([s.ids.shape[-1] for s in tokenized], dtype=torch.float64)
