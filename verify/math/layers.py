@@ -62,11 +62,6 @@ def gelu(X: Tensor) -> Tensor:
     return X / 2 * (1 + torch.erf(X / math.sqrt(2)))
 
 
-def gelu_slope(X: Tensor) -> Tensor:
-    """gelu'(x) = Phi(x) + x phi(x): the slope of the exact gelu."""
-    return (1 + torch.erf(X / math.sqrt(2))) / 2 + X * torch.exp(-X * X / 2) / math.sqrt(2 * math.pi)
-
-
 def affine_layer_norm(Y: Tensor, gamma: Tensor, beta: Tensor, eps: float) -> Tensor:
     """gamma * (y - mean(y)) / sqrt(var(y) + eps) + beta over the last dimension (var biased: / d)."""
     centred = Y - Y.mean(-1, keepdim=True)
