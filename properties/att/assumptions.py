@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from verify.draw.conditions import equal_norms, every, psd_weight, query_key_tie, scalar_value, symmetric_weight
+from verify.draw.conditions import equal_norms, every, psd_weight, query_key_tie, replaced, scalar_value, symmetric_weight
 from verify.draw.steps import step_limit
 from verify.math.rho import get as get_rho
 from verify.model.case import Case
@@ -27,7 +27,8 @@ def _in_step_range(c: Case) -> Tensor:
     return (a >= 0) & (a <= step_limit(_rho(c)))
 
 
-STEP = Assumption("0 <= a <= 1, or <= 2 when B >= 0", _in_step_range, {"step": "beyond"})
+STEP = Assumption("0 <= a <= 1, or <= 2 when B >= 0", _in_step_range, {"step": "beyond"},
+                  project=lambda c: replaced(c, a=c.tensor("a").clamp(0.0, step_limit(_rho(c)))))
 
 W_PSD = psd_weight()
 W_SYMMETRIC = symmetric_weight()

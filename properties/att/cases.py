@@ -5,7 +5,7 @@ from __future__ import annotations
 from verify.draw import Source, description, steps
 from verify.draw.layers import tied_attention
 from verify.draw.matrices import weights
-from verify.draw.tokens import tokens as token_matrices
+from verify.draw.regimes import tokens as token_matrices
 from verify.model.case import Case
 
 

@@ -9,7 +9,7 @@ from torch import Tensor
 from verify.draw import Source, description
 from verify.draw.layers import nonzero
 from verify.draw.matrices import antisymmetric, with_spectrum
-from verify.draw.tokens import tokens as token_matrices
+from verify.draw.regimes import tokens as token_matrices
 from verify.model.case import Case
 
 M_KINDS = ("lmin>=-1", "below-minus-one", "symmetric", "expansive", "asymmetric")

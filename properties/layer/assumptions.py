@@ -14,15 +14,36 @@ from verify.draw.conditions import (
     lmin,
     psd,
     query_key_tie,
+    replaced,
     scalar_value,
+    sym,
     symmetric,
     symmetric_weight,
+    with_symmetric_part,
 )
 from verify.model.case import Case
 from verify.model.claim import Assumption
 
-PAIR_POSITIVE = Assumption("P, Q > 0", lambda c: (lmin(c.tensor("P")) > 0) & (lmin(c.tensor("Q")) > 0),
-                           untestable="f and h are defined with P, Q > 0; the descriptions draw no other")
+PAIR_POSITIVE = Assumption(
+    "P, Q symmetric > 0",
+    lambda c: symmetric(c.tensor("P")) & symmetric(c.tensor("Q")) & (lmin(c.tensor("P")) > 0) & (lmin(c.tensor("Q")) > 0),
+    untestable="f and h are defined with P, Q symmetric positive definite; the descriptions draw no other",
+    project=lambda c: replaced(c, P=sym(c.tensor("P")), Q=sym(c.tensor("Q"))))
+
+
+def _isotropic(A: Tensor) -> Tensor:
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    return (A - A[:, :1, :1] * eye).abs().flatten(1).amax(1) <= 1e-12 * A.abs().flatten(1).amax(1).clamp_min(1.0)
+
+
+def _to_isotropic(A: Tensor) -> Tensor:
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    return A.diagonal(dim1=-2, dim2=-1).mean(-1)[:, None, None] * eye
+
+
+ISOTROPIC = Assumption("P = p I, Q = q I", lambda c: _isotropic(c.tensor("P")) & _isotropic(c.tensor("Q")),
+                       untestable="the region is stated for isotropic quadratics; LAYER-APOLLONIUS covers general P, Q",
+                       project=lambda c: replaced(c, P=_to_isotropic(c.tensor("P")), Q=_to_isotropic(c.tensor("Q"))))
 
 
 def _pair_step(c: Case) -> Tensor:
@@ -69,10 +90,11 @@ SCALAR_VALUE = scalar_value()
 
 
 # the sublayers of a full layer, each meeting its own conditions (ATT-DESCENT's and FF-DESCENT's)
-W_PSD = Assumption("sym(W) PSD", lambda c: psd(c.tensor("W")))
+W_PSD = Assumption("sym(W) PSD", lambda c: psd(c.tensor("W")), project=lambda c: replaced(c, W=with_symmetric_part(c.tensor("W"), 0.0)))
 RHO_NEG_EXP = Assumption("rho = -exp(-z)", lambda c: every(c, c["rho"] == "neg_exp"))
 ATT_STEP = Assumption("0 <= a <= 2", lambda c: (c.tensor("a") >= 0) & (c.tensor("a") <= 2))
-M_SYMMETRIC = Assumption("M symmetric", lambda c: symmetric(c.tensor("M")))
-M_LMIN = Assumption("lmin(M) >= -1", lambda c: lmin(c.tensor("M")) >= -1 - SPECTRUM_TOL)
+M_SYMMETRIC = Assumption("M symmetric", lambda c: symmetric(c.tensor("M")), project=lambda c: replaced(c, M=sym(c.tensor("M"))))
+M_LMIN = Assumption("lmin(M) >= -1", lambda c: lmin(c.tensor("M")) >= -1 - SPECTRUM_TOL,
+                    project=lambda c: replaced(c, M=with_symmetric_part(c.tensor("M"), -1.0)))
 # with one token attention is the identity, and the claim would be FF-DESCENT's
 TOKENS = Assumption("n >= 2", lambda c: every(c, c.tensor("Y").shape[-2] >= 2))

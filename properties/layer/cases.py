@@ -8,8 +8,8 @@ import torch
 from verify.draw import Source, description, steps
 from verify.draw.layers import nonzero, tied_attention
 from verify.draw.matrices import orthogonal, spectral, weights, with_spectrum
-from verify.draw.tokens import tokens as token_matrices
-from verify.draw.tokens import unit_rows
+from verify.draw.regimes import tokens as token_matrices
+from verify.draw.regimes import unit_rows
 from verify.model.case import Case
 
 POINT_KINDS = ("mixed", "free", "segment", "boundary", "apollonius")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from verify.draw import Source, description
-from verify.draw.tokens import tokens as token_matrices
+from verify.draw.regimes import tokens as token_matrices
 from verify.model.case import Case
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from verify.draw import Source, description
-from verify.draw.tokens import tokens as token_matrices
+from verify.draw.regimes import tokens as token_matrices
 from verify.model.case import Case
 
 

@@ -73,6 +73,16 @@ def close(A: Tensor, B: Tensor, tol: float = TIE_TOL) -> Tensor:
     return (A - B).abs().flatten(1).amax(1) <= tol * _size(B)
 
 
+def with_symmetric_part(A: Tensor, low: float) -> Tensor:
+    """A with the eigenvalues of its symmetric part clamped to >= low (its antisymmetric part kept)."""
+    w, Q = torch.linalg.eigh(sym(A))
+    return A - sym(A) + (Q * w.clamp_min(low)[..., None, :]) @ Q.mT
+
+
+def replaced(case: Case, **fields: Tensor) -> Case:
+    return Case(**{**case, **fields})
+
+
 def every(case: Case, value: bool) -> Tensor:
     """(B,) filled with `value` (for conditions on names shared by the batch)."""
     return torch.full((case.size,), value, dtype=torch.bool, device=case.device)
@@ -82,16 +92,25 @@ def every(case: Case, value: bool) -> Tensor:
 
 
 def psd_weight(key: str = "W", broken_by: Mapping[str, Any] | None = None) -> Assumption:
-    return Assumption(f"sym({key}) PSD", lambda c: psd(c.tensor(key)), broken_by or {"weight": "indefinite"})
+    return Assumption(f"sym({key}) PSD", lambda c: psd(c.tensor(key)), broken_by or {"weight": "indefinite"},
+                      project=lambda c: replaced(c, **{key: with_symmetric_part(c.tensor(key), 0.0)}))
 
 
 def symmetric_weight(key: str = "W", broken_by: Mapping[str, Any] | None = None) -> Assumption:
-    return Assumption(f"{key} symmetric", lambda c: symmetric(c.tensor(key)), broken_by or {"weight": "asymmetric"})
+    return Assumption(f"{key} symmetric", lambda c: symmetric(c.tensor(key)), broken_by or {"weight": "asymmetric"},
+                      project=lambda c: replaced(c, **{key: sym(c.tensor(key))}))
+
+
+def _equal_norm_rows(Y: Tensor, W: Tensor) -> Tensor:
+    """Each row rescaled to the rows' mean |q_i| (rows of q_i of the other sign are left to `fits`)."""
+    q = w_norms(Y, W).abs().clamp_min(1e-300)
+    return Y * (q.mean(-1, keepdim=True) / q).sqrt()[..., None]
 
 
 def equal_norms(tokens: str = "Y", weight: str = "W", broken_by: Mapping[str, Any] | None = None) -> Assumption:
     return Assumption("equal W-norms q_i", lambda c: equal_w_norms(c.tensor(tokens), c.tensor(weight)),
-                      broken_by or {"tokens": "unequal-norms"})
+                      broken_by or {"tokens": "unequal-norms"},
+                      project=lambda c: replaced(c, **{tokens: _equal_norm_rows(c.tensor(tokens), c.tensor(weight))}))
 
 
 def query_key_tie() -> Assumption:

@@ -36,6 +36,9 @@ T = TypeVar("T")
 M = TypeVar("M", Tensor, dict[str, Tensor])
 F64 = torch.float64
 TINY = 1e-12
+# arrays with more entries than this are drawn by torch from a seed Hypothesis draws (it then shrinks
+# the sizes, scales and kinds a case is built from, not each of thousands of entries)
+DRAWN_ENTRIES = 256
 
 
 class Source(ABC):
@@ -159,7 +162,8 @@ def reals(low: float, high: float) -> st.SearchStrategy[float]:
 
 
 class HypothesisSource(Source):
-    """One case, every number a Hypothesis draw (shrinks towards zeros, small sizes, the first kind)."""
+    """One case, every number a Hypothesis draw (shrinks towards zeros, small sizes, the first kind);
+    an array of more than DRAWN_ENTRIES entries is drawn by torch from a seed Hypothesis draws."""
 
     batch = 1
     device = torch.device("cpu")
@@ -171,6 +175,10 @@ class HypothesisSource(Source):
     def uniform(self, low: float, high: float, shape: tuple[int, ...] = ()) -> Tensor:
         if not shape:
             return torch.tensor([self.draw(reals(low, high))], dtype=F64)  # host: Hypothesis draws on the CPU
+        if math.prod(shape) > DRAWN_ENTRIES:  # a realistic size: torch draws the entries from a drawn seed
+            seed = self.draw(st.integers(0, 2**31 - 1))
+            g = torch.Generator().manual_seed(seed)  # host: Hypothesis draws on the CPU
+            return low + (high - low) * torch.rand((1, *shape), generator=g, dtype=F64)  # host: Hypothesis draws on the CPU
         values = self.draw(arrays(np.float64, shape, elements=reals(low, high)))
         return torch.from_numpy(np.ascontiguousarray(values))[None]  # host: Hypothesis draws on the CPU
 

@@ -22,21 +22,26 @@ SLOW_OK = (HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_t
 @dataclass(frozen=True)
 class Budget:
     """Cases per search in a run: the float64 reference search, each other dtype or device,
-    each ablation (one assumption dropped), and the certificate draws, for Hypothesis; and the
-    sweep engine's cases per search (each of the above) for claims with a batched check."""
+    each ablation (one assumption dropped), and the certificate draws, for Hypothesis; the
+    sweep engine's cases per search (each of the above) for claims with a batched check; and the
+    gradient climb's steps and starting cases (the reference search only, unless `climb_all`)."""
 
     reference: int
     other: int
     ablation: int
     certificates: int
     sweep: int
+    climb_steps: int = 30
+    climb_frontier: int = 16
+    climb_all: bool = False
 
 
 BUDGETS = {
     "quick": Budget(reference=100, other=40, ablation=50, certificates=20, sweep=20_000),
     "dev": Budget(reference=100, other=40, ablation=50, certificates=20, sweep=20_000),
     "ci": Budget(reference=100, other=40, ablation=50, certificates=20, sweep=20_000),
-    "nightly": Budget(reference=2000, other=2000, ablation=2000, certificates=200, sweep=1_000_000),
+    "nightly": Budget(reference=2000, other=2000, ablation=2000, certificates=200, sweep=1_000_000,
+                      climb_steps=200, climb_frontier=64, climb_all=True),
 }
 DATABASE_DIR = os.path.join(".hypothesis", "verify")
 

@@ -15,7 +15,7 @@ The result is never larger than the input and always a decided failure.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -87,20 +87,10 @@ def _size(case: Case) -> tuple[int, int]:
     return entries, digits
 
 
-def shrink(
-    scope: Scope, case: Case, slack: Slack, *, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
-) -> tuple[Case, Slack]:
-    """The simplest failing case reachable from `case` (float64, CPU) by the moves above."""
-
-    def fails(candidate: Case) -> Slack | None:
-        try:
-            if not scope.fits_one(candidate):
-                return None
-            s = scope.claim.judge(candidate.to(dtype, device))
-        except (ValueError, RuntimeError, ArithmeticError):
-            return None
-        return s if s.undecided is None and not s.ok else None
-
+def simplest(case: Case, slack: Slack, fails: Callable[[Case], Slack | None]) -> tuple[Case, Slack]:
+    """The simplest case reachable from `case` by the moves above for which `fails(candidate)` gives
+    a failing slack (it returns None for a candidate that holds, is undecided, leaves the domain or
+    raises), with that slack."""
     for _ in range(MAX_PASSES):
         improved = False
         for candidate in _candidates(case):
@@ -113,3 +103,20 @@ def shrink(
         if not improved:
             break
     return case, slack
+
+
+def shrink(
+    scope: Scope, case: Case, slack: Slack, *, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
+) -> tuple[Case, Slack]:
+    """The simplest failing case of the scope reachable from `case` (float64, CPU)."""
+
+    def fails(candidate: Case) -> Slack | None:
+        try:
+            if not scope.fits_one(candidate):
+                return None
+            s = scope.claim.judge(candidate.to(dtype, device))
+        except (ValueError, RuntimeError, ArithmeticError):
+            return None
+        return s if s.undecided is None and not s.ok else None
+
+    return simplest(case, slack, fails)

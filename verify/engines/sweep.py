@@ -71,10 +71,12 @@ def sweep(
     seed: int = 0,
     batch: int = DEFAULT_BATCH,
     shard: tuple[int, int] = (0, 1),
+    frontier: int = 0,
 ) -> Verdict:
     """Judge `cases` drawn cases of `scope` in batches of `batch` (drawn cases outside the scope
     are counted as undecided, with the reason), or this shard's share of them. Stops at the first
-    batch with a failing case and shrinks the worst failing case of that batch."""
+    batch with a failing case and shrinks the worst failing case of that batch. Keeps the
+    `frontier` judged cases nearest to failing (for the gradient climb)."""
     if not scope.claim.batched:
         raise ValueError(f"claim {scope.claim.id} has no batched check (its check needs a solver or per-case autograd)")
     if cases < 1:
@@ -88,6 +90,7 @@ def sweep(
     worst: Slack | None = None
     failure: tuple[Case, Slack] | None = None
     failures = 0
+    nearest: list[tuple[float, Case]] = []
     for index in shard_batches(cases, batch, shard):
         if failure is not None:
             break
@@ -112,6 +115,8 @@ def sweep(
         least = int(torch.where(slacks.decided, slacks.relative, math.inf).argmin())
         if worst is None or float(slacks.relative[least]) < worst.relative:
             worst = slacks.at(least)
+        if frontier:
+            nearest = _nearest(nearest, sample, slacks.violation, frontier)
     counterexample = None
     if failure is not None:
         counterexample, worst = shrink(scope, *failure, dtype=dtype, device=device)
@@ -127,4 +132,24 @@ def sweep(
         seconds=time.perf_counter() - start,
         engines={"sweep": judged},
         failures=failures,
+        frontier=None if failure is not None or not nearest else _stack([c for _, c in nearest]),
     )
+
+
+def _nearest(kept: list[tuple[float, Case]], sample: Case, violation: torch.Tensor, count: int) -> list[tuple[float, Case]]:
+    """The `count` cases of largest violation among those kept and this batch's decided ones (float64, CPU)."""
+    bar = kept[-1][0] if len(kept) >= count else -math.inf
+    top = torch.topk(violation, min(count, len(violation)))
+    fresh = [(float(v), sample.unbatch(int(k)).to(torch.float64, "cpu"))
+             for v, k in zip(top.values.tolist(), top.indices.tolist(), strict=True) if math.isfinite(v) and v > bar]
+    return sorted(kept + fresh, key=lambda pair: -pair[0])[:count]
+
+
+def _stack(cases: list[Case]) -> Case:
+    """Single cases of one shape as a batch (the first case's shape; the others are left out)."""
+    shape = {k: tuple(v.shape) for k, v in cases[0].items() if isinstance(v, torch.Tensor)}
+    alike = [c for c in cases if {k: tuple(v.shape) for k, v in c.items() if isinstance(v, torch.Tensor)} == shape
+             and all(c[k] == cases[0][k] for k in c if not isinstance(c[k], (torch.Tensor, float)))]
+    return Case(**{k: torch.stack([c.tensor(k) for c in alike]) if isinstance(v, torch.Tensor)
+                   else torch.tensor([c[k] for c in alike], dtype=torch.float64) if isinstance(v, float)  # host: the frontier
+                   else v for k, v in cases[0].items()})

@@ -56,12 +56,15 @@ class Assumption:
                 claim's other assumptions (the scope still filters every case by all predicates)
     untestable: why no case can break it alone (a domain condition whose violation is an
                 input error, say); the ablation reports it as not tested, with that reason
+    project:    batch -> batch, the nearest cases that meet it (where that is cheap: a PSD cone,
+                a range), so that a gradient climb keeps the cases of a scope in it
     """
 
     name: str
     holds: Callable[[Case], Tensor]
     broken_by: Mapping[str, Any] = field(default_factory=dict)
     untestable: str = ""
+    project: Callable[[Case], Case] | None = None
 
     def holds_for(self, case: Case) -> bool:
         """The predicate on one (unbatched) case."""
@@ -218,6 +221,13 @@ class Scope:
         """The names of the claim's assumptions that this one case breaks."""
         batch = case.batch()
         return [a.name for a in self.claim.assumptions if not bool(a.holds(batch)[0])]
+
+    def project(self, batch: Case) -> Case:
+        """The kept assumptions' projections, in order (those without one are met or not: `fits` decides)."""
+        for a in self.kept:
+            if a.project is not None:
+                batch = a.project(batch)
+        return batch
 
     def strategy(self) -> SearchStrategy[Case]:
         return self.description.strategy().filter(self.fits_one)

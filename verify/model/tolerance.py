@@ -280,8 +280,9 @@ def _relation_at(relation: str | tuple[str, ...], k: int) -> str:
 
 
 def _float64(x: Tensor | float) -> Tensor:
-    """x as float64 (a Python float must not pass through float32 on its way)."""
-    return x.detach().double() if isinstance(x, Tensor) else torch.tensor(x, dtype=torch.float64)  # host: a Python number
+    """x as float64 (a Python float must not pass through float32 on its way); a tensor keeps its
+    graph, so that a search can climb a slack's margin by autograd (verify.engines.climb)."""
+    return x.double() if isinstance(x, Tensor) else torch.tensor(x, dtype=torch.float64)  # host: a Python number
 
 
 def _one(x: Tensor | float) -> Tensor:

@@ -29,6 +29,8 @@ class Verdict:
     engines:        cases judged by each search engine ("hypothesis", "sweep")
     failures:       judged cases that failed (the sweep counts every failing case of the batch it
                     stopped at that fits the scope; Hypothesis stops at its first)
+    frontier:       the judged cases nearest to failing (a batch, float64 on the CPU), where a
+                    search engine keeps them for the gradient climb (not stored in records)
     """
 
     holds: bool
@@ -43,6 +45,7 @@ class Verdict:
     note: str = ""
     engines: dict[str, int] = field(default_factory=dict)
     failures: int = 0
+    frontier: Case | None = field(default=None, compare=False, repr=False)
 
     @property
     def status(self) -> Status:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from verify.draw import Source, description
-from verify.draw.tokens import tokens
+from verify.draw.regimes import tokens
 from verify.engines.profiles import search_settings
 from verify.engines.search import DEFAULT_SEED, falsify
 from verify.model import validate

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import torch
 
+from verify.engines.climb import climb_scope
 from verify.engines.profiles import BUDGETS
 from verify.engines.search import DEFAULT_SEED, search
 from verify.engines.sweep import shard_batches, sweep
@@ -193,6 +194,8 @@ class Task:
     max_examples: int | None
     certify: bool = False
     sweep_cases: int = 0
+    climb_steps: int = 0
+    climb_frontier: int = 0
 
     @property
     def key(self) -> str:
@@ -207,12 +210,13 @@ class Task:
 @dataclass(frozen=True)
 class Outcome:
     """What one task produced on one shard: its share of the sweep (None: no batch fell to this
-    shard, or the claim has no batched check), its Hypothesis search (on the owner shard, when the
-    shard's sweep found nothing), its certificates (owner shard)."""
+    shard, or the claim has no batched check), its gradient climb and its Hypothesis search (on
+    the owner shard, when the shard's sweep found nothing), its certificates (owner shard)."""
 
     sweep: Verdict | None = None
     hypothesis: Verdict | None = None
     certificate: CertificateSummary | None = None
+    climb: Verdict | None = None
 
 
 def perform(task: Task, shard: tuple[int, int] = (0, 1)) -> Outcome:
@@ -230,17 +234,24 @@ def perform(task: Task, shard: tuple[int, int] = (0, 1)) -> Outcome:
         batch = sweep_batch(task.device, scope.dropped is not None)
         if shard_batches(task.sweep_cases, batch, shard):
             swept = sweep(scope, task.sweep_cases, dtype=dtype, device=task.device, seed=task.seed, batch=batch, shard=shard)
-    searched = None
-    if owner and (swept is None or swept.counterexample is None):
-        searched = search(scope, dtype=dtype, device=task.device, profile=task.profile, seed=task.seed,
-                          max_examples=task.max_examples)
-    return Outcome(swept, searched)
+    if not owner or (swept is not None and swept.counterexample is not None):
+        return Outcome(swept)
+    climbed = None
+    if claim.batched and task.climb_steps > 0:
+        climbed = climb_scope(scope, dtype=dtype, device=task.device, seed=task.seed, frontier=task.climb_frontier,
+                              steps=task.climb_steps)
+        if climbed is not None and climbed.counterexample is not None:
+            return Outcome(swept, climb=climbed)
+    searched = search(scope, dtype=dtype, device=task.device, profile=task.profile, seed=task.seed,
+                      max_examples=task.max_examples)
+    return Outcome(swept, searched, climb=climbed)
 
 
 def settle(outcomes: Sequence[Outcome]) -> Verdict | CertificateSummary | None:
     """One task's result from its outcomes on every shard, in shard order: the sweep's shares up
     to and including the first that refuted (the batches an unsplit sweep would have judged before
-    it stopped), then, if none refuted, the Hypothesis search. The same as one unsplit run."""
+    it stopped), then, if none refuted, the climb and the Hypothesis search (the owner shard's).
+    The same as one unsplit run."""
     certificates = [o.certificate for o in outcomes if o.certificate is not None]
     if certificates:
         return certificates[0]
@@ -250,7 +261,7 @@ def settle(outcomes: Sequence[Outcome]) -> Verdict | CertificateSummary | None:
             shares.append(o.sweep)
             if o.sweep.counterexample is not None:
                 return combine(*shares)
-    searched = [o.hypothesis for o in outcomes if o.hypothesis is not None]
+    searched = [o.climb for o in outcomes if o.climb is not None] + [o.hypothesis for o in outcomes if o.hypothesis is not None]
     parts = ([combine(*shares)] if shares else []) + searched
     return combine(*parts) if parts else None
 
@@ -259,12 +270,14 @@ def search_scope(
     scope: Scope, *, dtype: torch.dtype = torch.float64, device: str = "cpu", profile: str = "quick",
     seed: int = DEFAULT_SEED, max_examples: int | None = None, sweep_cases: int | None = None,
 ) -> Verdict:
-    """One search of a scope, as a run does it: the sweep first where the claim has a batched
-    check (it stops at a shrunk counterexample), then Hypothesis for structure and targeting; one
-    combined verdict. Budgets default to the profile's."""
-    cases = BUDGETS[profile].sweep if sweep_cases is None else sweep_cases
+    """One search of a scope, as a run's reference search does it: the sweep first where the claim
+    has a batched check (it stops at a shrunk counterexample), the gradient climb from the cases
+    nearest to failing, then Hypothesis for structure and targeting; one combined verdict. Budgets
+    default to the profile's."""
+    budget = BUDGETS[profile]
     task = Task(scope.claim.id, scope.dropped_name, str(device), str(dtype).removeprefix("torch."), profile, seed,
-                max_examples, sweep_cases=cases)
+                max_examples, sweep_cases=budget.sweep if sweep_cases is None else sweep_cases,
+                climb_steps=budget.climb_steps, climb_frontier=budget.climb_frontier)
     verdict = settle([perform(task)])
     assert isinstance(verdict, Verdict)
     return verdict
@@ -283,14 +296,17 @@ def plan(
     sweep_budget = sweep_cases if sweep_cases is not None else budget.sweep
     tasks: dict[str, list[Task]] = {}
     for claim in claims:
+        climb = {"climb_steps": budget.climb_steps, "climb_frontier": budget.climb_frontier}
         mine = [
             Task(claim.id, None, dev, dt, profile, seed,
-                 cases(budget.reference if (dev, dt) == (devices[0], dtypes[0]) else budget.other), sweep_cases=sweep_budget)
+                 cases(budget.reference if (dev, dt) == (devices[0], dtypes[0]) else budget.other), sweep_cases=sweep_budget,
+                 **(climb if budget.climb_all or (dev, dt) == (devices[0], dtypes[0]) else {}))
             for dev in devices for dt in dtypes
         ]
         if devices:
             mine += [Task(claim.id, s.dropped_name, devices[0], "float64", profile, seed, cases(budget.ablation),
-                          sweep_cases=sweep_budget) for s in scopes(claim, ablate)[1:]]
+                          sweep_cases=sweep_budget, **(climb if budget.climb_all else {}))
+                     for s in scopes(claim, ablate)[1:]]
         if certify and claim.certify is not None and not missing(claim.certify.requires):
             mine.append(Task(claim.id, None, "cpu", "float64", profile, seed, cases(budget.certificates), certify=True))
         tasks[claim.id] = mine

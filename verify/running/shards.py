@@ -81,6 +81,7 @@ def _task_record(task: Task, outcome: Outcome) -> dict[str, Any]:
         "sweep": outcome.sweep.to_record() if outcome.sweep is not None else None,
         "hypothesis": outcome.hypothesis.to_record() if outcome.hypothesis is not None else None,
         "certificate": outcome.certificate.to_record() if outcome.certificate is not None else None,
+        "climb": outcome.climb.to_record() if outcome.climb is not None else None,
     }
 
 
@@ -89,6 +90,7 @@ def _outcome(record: dict[str, Any]) -> Outcome:
         sweep=Verdict.from_record(record["sweep"]) if record["sweep"] is not None else None,
         hypothesis=Verdict.from_record(record["hypothesis"]) if record["hypothesis"] is not None else None,
         certificate=CertificateSummary.from_record(record["certificate"]) if record["certificate"] is not None else None,
+        climb=Verdict.from_record(record["climb"]) if record["climb"] is not None else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Token matrices Y by regime, batched: (B, n, d) float64 from a `Source`.
+"""Token matrices Y by regime (the claims' builders), batched: (B, n, d) float64 from a `Source`.
 
     free           entries in [-3, 3]
     coincident     free tokens shrunk by a factor in [1e-3, 1] (nearly coincident tokens)
