@@ -28,6 +28,7 @@ from verify.model.case import Case
 from verify.model.verdict import Evidence
 
 EPS64 = float(np.finfo(np.float64).eps)
+SETTLED = ("optimal", "converged")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Certification:
     holds:  True (certified), False (the inequality fails: refuted for that scope), or
             None (inconclusive: margin within the error bound, or solver trouble)
     margin: how far the matrix inequality holds (same units as the statement)
+    status: "optimal" (a solver's optimum) or "converged" (an eigenvalue routine that converged)
+            settle it; any other status is trouble
     """
 
     level: Evidence
@@ -52,7 +55,7 @@ class Certification:
 
     @property
     def holds(self) -> bool | None:
-        if self.status != "optimal" or not math.isfinite(self.margin):
+        if self.status not in SETTLED or not math.isfinite(self.margin):
             return None
         if self.margin > self.error_bound or (self.error_bound == 0.0 and self.margin >= 0.0):
             return True
@@ -64,6 +67,20 @@ class Certification:
 def eigenvalue_error(A: np.ndarray) -> float:
     """A bound on the rounding error of a computed eigenvalue of the symmetric A: 10 d eps ||A||_2."""
     return 10.0 * A.shape[0] * EPS64 * max(1.0, float(np.linalg.norm(A, 2)))
+
+
+def weakest(*conditions: tuple[float, float]) -> tuple[float, float]:
+    """Of several inequalities that must all hold, each as (margin, error bound), the one closest to
+    failing relative to its error bound: it certifies the conjunction exactly when it certifies itself
+    (all margins beyond their bounds), refutes it when it fails, and is inconclusive otherwise."""
+
+    def reach(c: tuple[float, float]) -> float:
+        margin, error = c
+        if math.isnan(margin):
+            return -math.inf
+        return margin / error if error > 0 else (math.inf if margin >= 0 else -math.inf)
+
+    return min(conditions, key=reach)
 
 
 @dataclass(frozen=True)
