@@ -24,13 +24,15 @@ from torch import Tensor
 from verify.math.batch import per_case
 
 
+def _like(beta: float | Tensor, z: Tensor) -> float | Tensor:
+    """beta with z's number of dimensions (a tensor beta has z's leading shape, or a prefix of it)."""
+    return beta.reshape(*beta.shape, *([1] * (z.ndim - beta.ndim))) if isinstance(beta, Tensor) else beta
+
+
 def lse(beta: float | Tensor, z: Tensor) -> Tensor:
-    """(1 / beta) log sum_i exp(beta z_i) over the last dimension (torch.logsumexp: stable), shape z[..., 0];
-    a tensor beta has z's leading shape, or a prefix of it."""
-    if isinstance(beta, Tensor):
-        beta = beta.reshape(*beta.shape, *([1] * (z.ndim - beta.ndim)))
-        return torch.logsumexp(beta * z, -1) / beta[..., 0]
-    return torch.logsumexp(beta * z, -1) / beta
+    """(1 / beta) log sum_i exp(beta z_i) over the last dimension (torch.logsumexp: stable), shape z[..., 0]."""
+    b = _like(beta, z)
+    return torch.logsumexp(b * z, -1) / (b[..., 0] if isinstance(b, Tensor) else b)
 
 
 def mean_lse(beta: float | Tensor, z: Tensor) -> Tensor:
@@ -38,11 +40,10 @@ def mean_lse(beta: float | Tensor, z: Tensor) -> Tensor:
     z_r + (1 / beta) log1p(mean_i expm1(beta (z_i - z_r))), z_r the z_i with the largest beta z_i: no
     (1 / beta) log N is subtracted from a number that holds it, so a small beta loses nothing (the error
     is a few eps times N min(max z - min z, 1 / |beta|)). Shape z[..., 0]."""
-    b = beta.reshape(*beta.shape, *([1] * (z.ndim - beta.ndim))) if isinstance(beta, Tensor) else beta
+    b = _like(beta, z)
     reference = z.gather(-1, (b * z).argmax(-1, keepdim=True))
     spread = torch.expm1(b * (z - reference)).mean(-1)
-    scale = b[..., 0] if isinstance(b, Tensor) else b
-    return reference[..., 0] + torch.log1p(spread) / scale
+    return reference[..., 0] + torch.log1p(spread) / (b[..., 0] if isinstance(b, Tensor) else b)
 
 
 def _beta_for_states(beta: float | Tensor) -> float | Tensor:

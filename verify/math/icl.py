@@ -139,19 +139,20 @@ def null_space_loss(R: Tensor, eigenvalues: Tensor, eigenvectors: Tensor, floor:
 
 
 def layer_rounding(Z: Tensor, Wq: Tensor, Wk: Tensor, Wv: Tensor, Wo: Tensor, layers: int, masked: bool = True) -> Tensor:
-    """First-order bound on the rounding of `layers` applications of the layer, entrywise and in units of
-    the dtype's epsilon, (..., N + 1, dx + dy). Each layer adds the terms it sums,
-    |Z| + (|Z| |Wq|)(|Zk| |Wk|)^T (|Zk| |Wv| |Wo|) / N, and carries the error E it was handed through each
-    of the product's three factors: E' = E + ((E|Wq|)(|Zk||Wk|)^T V + (|Z||Wq|)(Ek|Wk|)^T V
-    + (|Z||Wq|)(|Zk||Wk|)^T (Ek|Wv||Wo|)) / N + own terms, the magnitudes taken at the computed tokens."""
+    """First-order bound on the rounding of `layers` applications of the layer built by the construction,
+    entrywise and in units of the dtype's epsilon, (..., N + 1, dx + dy). Each layer adds the terms it
+    sums, |Z| + (|Z| |Wq|)(|Zk| |Wk|)^T (|Zk| |Wv| |Wo|) / N, and carries the error E it was handed
+    through the values only, E' = E + |S| (Ek |Wv Wo|) / N, S the computed scores: under the construction
+    the x-slots stay exact (Wv Wo has no x-columns) and an error in a y-slot does not reach the scores
+    (Wq Wk^T has no y-rows), to first order."""
     N = Z.shape[-2] - 1
     E = torch.zeros_like(Z)
     for _ in range(layers):
-        A, keys, errors = Z.abs(), (Z[..., :N, :] if masked else Z).abs(), E[..., :N, :] if masked else E
-        query, key, value = A @ Wq.abs(), keys @ Wk.abs(), keys @ Wv.abs() @ Wo.abs()
-        carried = (E @ Wq.abs()) @ key.mT @ value + query @ (errors @ Wk.abs()).mT @ value
-        carried = carried + query @ key.mT @ (errors @ Wv.abs() @ Wo.abs())
-        E = E + carried / N + A + query @ key.mT @ value / N
+        keys = Z[..., :N, :] if masked else Z
+        errors = E[..., :N, :] if masked else E
+        scores = (Z @ Wq) @ (keys @ Wk).mT
+        summed = Z.abs() + (Z.abs() @ Wq.abs()) @ (keys.abs() @ Wk.abs()).mT @ (keys.abs() @ Wv.abs() @ Wo.abs()) / N
+        E = E + scores.abs() @ (errors @ (Wv @ Wo).abs()) / N + summed
         Z = linear_self_attention(Z, Wq, Wk, Wv, Wo, masked)
     return E
 
