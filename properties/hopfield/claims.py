@@ -32,7 +32,7 @@ CLAIMS = (
         id="HOPFIELD-ENERGY-BOUNDS", family="HOPFIELD",
         statement="0 <= E_hop(xi) for every xi; E_hop(h) <= 2 M^2 for every h on the patterns' convex hull "
         "(where every update lands)",
-        source=f"{RAMSAUER}, Lemma A1 (the energy is bounded) (spec: HOPFIELD)",
+        source=f"{RAMSAUER}, eq. (2) and Lemma A1 (the energy's bounds, as the spec cites it) (spec: HOPFIELD)",
         assumptions=(BETA_POSITIVE,),
         cases=hopfield_cases, params={"beta": "positive", "hull": True},
         check=checks.slacks_energy_bounds,

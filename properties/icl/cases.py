@@ -65,8 +65,15 @@ def context_inputs(src: Source, N: int, dx: int) -> Tensor:
     return X * src.log_uniform(0.1, 10.0)[:, None, None]
 
 
-def residual_block(src: Source, K: Tensor, eta: Tensor, N: int, dy: int) -> Tensor:
-    """Y (the residual block of W_0 = 0), (B, N, dy): drawn, the worst residual, or the slowest mode."""
+RESIDUALS = ("drawn", "worst residual", "slowest mode")
+
+
+def residual_block(src: Source, K: Tensor, eta: Tensor, N: int, dy: int, kinds: tuple[str, ...] = RESIDUALS) -> Tensor:
+    """Y (the residual block of W_0 = 0), (B, N, dy): of the named kinds, drawn, the worst residual, or the
+    slowest mode."""
+    unknown = [k for k in kinds if k not in RESIDUALS]
+    if unknown or not kinds:
+        raise ValueError(f"residual kinds must be some of {', '.join(RESIDUALS)}, got {kinds!r}")
     sym = (K + K.mT) / 2
     lam, V = torch.linalg.eigh(sym)
     step = torch.eye(N, dtype=K.dtype, device=K.device) - eta[:, None, None] * K
@@ -81,11 +88,12 @@ def residual_block(src: Source, K: Tensor, eta: Tensor, N: int, dy: int) -> Tens
         factor = torch.where(lam > 1e-12 * lam.abs().amax(-1, keepdim=True), (1 - eta[:, None] * lam).abs(), -1.0)
         return along(V.gather(2, factor.argmax(-1)[:, None, None].expand(-1, N, 1))[..., 0])
 
-    return src.mix("icl residuals", {
+    options = {
         "drawn": lambda: src.uniform(-2.0, 2.0, (N, dy)) * src.log_uniform(0.1, 10.0)[:, None, None],
         "worst residual": worst,
         "slowest mode": slowest,
-    })
+    }
+    return src.mix("icl residuals", {k: options[k] for k in kinds})
 
 
 def _invertible(src: Source, D: int) -> Tensor:
@@ -105,11 +113,12 @@ def layer_weights(src: Source, Gamma: Tensor, eta: Tensor, dy: int) -> dict[str,
 @description
 def icl_cases(
     src: Source, gamma: str = "psd", step: str = "stable", mask: str = "context", k: tuple[int, int] = (1, 1),
-    layer: bool = True, n: tuple[int, int] = (1, 5), dx: tuple[int, int] = (1, 3), dy: tuple[int, int] = (1, 2),
+    layer: bool = True, residuals: tuple[str, ...] = RESIDUALS, n: tuple[int, int] = (1, 5), dx: tuple[int, int] = (1, 3),
+    dy: tuple[int, int] = (1, 2),
 ) -> Case:
     """Case(X, Y, Gamma, eta, k[, xq, Wq, Wk, Wv, Wo, mask]): sizes first (N context pairs, dx, dy, k
     layers or GD steps), then X, Gamma of a kind, eta = f 2 / max(spectral radius of sym(K), 1e-3),
-    the residual block; with `layer`, the query and the layer's weights and mask."""
+    the residual block (of the kinds in `residuals`); with `layer`, the query and the layer's weights and mask."""
     if mask not in MASKS:
         raise ValueError(f"mask must be one of {', '.join(MASKS)}, got {mask!r}")
     low_dx = 2 if gamma == "asymmetric" else dx[0]
@@ -119,7 +128,7 @@ def icl_cases(
     K = preconditioned_kernel(X, Gamma)
     radius = torch.linalg.eigvalsh((K + K.mT) / 2).abs().amax(-1)
     eta = step_fraction(src, step) * 2.0 / radius.clamp_min(KERNEL_FLOOR)
-    fields: dict[str, object] = {"X": X, "Y": residual_block(src, K, eta, N, dy_), "Gamma": Gamma, "eta": eta, "k": k_}
+    fields: dict[str, object] = {"X": X, "Y": residual_block(src, K, eta, N, dy_, residuals), "Gamma": Gamma, "eta": eta, "k": k_}
     if layer:
         fields.update(xq=src.uniform(-2.0, 2.0, (dx_,)), **layer_weights(src, Gamma, eta, dy_), mask=mask)
     return Case(**fields)

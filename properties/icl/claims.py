@@ -16,8 +16,8 @@ from properties.icl.assumptions import CONSTRUCTION, GAMMA_PSD, GAMMA_SYMMETRIC,
 from properties.icl.cases import icl_cases
 from verify.model.claim import Claim
 
-VON_OSWALD = "von Oswald et al. 2023, arXiv:2212.07677, Prop. 1 (spec: ICL)"
-GATMIRY = "Gatmiry et al. 2024, arXiv:2410.08292, looped linear transformer = multi-step preconditioned GD (spec: ICL)"
+VON_OSWALD = "von Oswald et al. 2023, arXiv:2212.07677, Prop. 1"
+GATMIRY = "Gatmiry et al. 2024, arXiv:2410.08292 (a looped linear transformer runs multi-step preconditioned GD)"
 DESCENT_CASES = {"gamma": "psd", "step": "stable", "k": (1, 1)}
 CONTRACTION = (GAMMA_SYMMETRIC, GAMMA_PSD, STEP)
 
@@ -26,7 +26,7 @@ CLAIMS = (
         id="ICL-GD-STEP", family="ICL",
         statement="one layer from Z = [[X, Y], [x_q, 0]] gives query slot -W_1 x_q and context slots y_i - W_1 x_i, "
         "W_1 one GD step from W_0 = 0",
-        source=VON_OSWALD,
+        source=f"{VON_OSWALD} (spec: ICL)",
         assumptions=(CONSTRUCTION, MASK),
         cases=icl_cases, params={"gamma": "any", "step": "any", "k": (1, 1)},
         check=checks.slacks_gd_tokens,
@@ -37,7 +37,7 @@ CLAIMS = (
         id="ICL-LOOPED-GD", family="ICL",
         statement="the same layer applied k times (k <= 4) gives -W_k x_q and y_i - W_k x_i, W_k the k-th "
         "preconditioned GD iterate",
-        source=f"{GATMIRY}; {VON_OSWALD}",
+        source=f"{GATMIRY}; {VON_OSWALD} (spec: ICL)",
         assumptions=(CONSTRUCTION, MASK),
         cases=icl_cases, params={"gamma": "any", "step": "any", "k": (1, 4)},
         check=checks.slacks_gd_tokens,
@@ -48,7 +48,7 @@ CLAIMS = (
     Claim(
         id="ICL-DESCENT", family="ICL",
         statement="E_icl(layer(Z)) <= E_icl(Z) for every Y",
-        source=f"{VON_OSWALD}; one GD step on the quadratic L with step eta and preconditioner Gamma",
+        source=f"{VON_OSWALD}, with the descent of one preconditioned GD step on the quadratic L (spec: ICL)",
         assumptions=(CONSTRUCTION, *CONTRACTION),
         cases=icl_cases, params=DESCENT_CASES,
         check=checks.slacks_descent,
@@ -65,9 +65,9 @@ CLAIMS = (
         id="ICL-RATE", family="ICL",
         statement="L(W_k) - L_inf <= rho^{2k} (L(W_0) - L_inf), rho = max over the positive eigenvalues lam of K of "
         "|1 - eta lam|, L_inf the part of L(W_0) on K's null space (k <= 5)",
-        source=f"{VON_OSWALD}; {GATMIRY}; the eigen-decomposition of K (spec: ICL-RATE)",
+        source=f"{VON_OSWALD}; {GATMIRY}; the rate from the eigen-decomposition of K (spec: ICL)",
         assumptions=CONTRACTION,
-        cases=icl_cases, params={**DESCENT_CASES, "k": (1, 5), "layer": False},
+        cases=icl_cases, params={**DESCENT_CASES, "k": (1, 5), "layer": False, "residuals": ("drawn", "slowest mode")},
         check=checks.slacks_rate,
         certify=certificates.RATE,
         examples={
