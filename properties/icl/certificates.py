@@ -58,6 +58,7 @@ def contraction(case: Case, statement: str) -> Certification:
     margin, error = weakest(*conditions)
     measures = {
         "lmin(Gamma)": float(gamma_eigs[0]), "lmin(K)": float(kernel_eigs[0]), "lmax(K)": float(kernel_eigs[-1]),
+        "smallest positive lam(K)": float(kernel_eigs[positive][0]) if positive.any() else math.nan,
         "eta lmax(K)": eta * float(kernel_eigs[-1]), "rho": rho, "rho^2k": rho ** (2 * k), "k": float(k),
         "eigenvalue error(K)": kernel_error, "eigenvalue error(Gamma)": gamma_error, "|Gamma - Gamma^T|": skew,
     }

@@ -1,6 +1,6 @@
 """ICL checks, batched: the layer (from its weights and mask) against the GD iterate (from W, Gamma and
 eta), the energy before and after one layer, and the rate bound against the iterates' loss. Tolerances
-carry the magnitude of the terms each side is summed from (verify.math.icl's magnitude recursions)."""
+carry first-order bounds on each side's rounding (verify.math.icl: layer_rounding, iterate_rounding)."""
 
 from __future__ import annotations
 
