@@ -91,6 +91,20 @@ def eigenvalue_error(A: np.ndarray) -> float:
     return 10.0 * A.shape[0] * EPS64 * max(1.0, float(np.linalg.norm(A, 2)))
 
 
+def weakest(*conditions: tuple[float, float]) -> tuple[float, float]:
+    """Of several inequalities that must all hold, each as (margin, error bound), the one closest to
+    failing relative to its error bound: it certifies the conjunction exactly when it certifies itself
+    (all margins beyond their bounds), refutes it when it fails, and is inconclusive otherwise."""
+
+    def reach(c: tuple[float, float]) -> float:
+        margin, error = c
+        if math.isnan(margin):
+            return -math.inf
+        return margin / error if error > 0 else (math.inf if margin >= 0 else -math.inf)
+
+    return min(conditions, key=reach)
+
+
 @dataclass(frozen=True)
 class Certifier:
     """How a claim is certified: `one(case) -> Certification` for a drawn case,

@@ -1,0 +1,86 @@
+"""HOPFIELD certificate: the CCCP argument, checked on the drawn case (certified-instance).
+
+E_hop = u + v with u(xi) = (1/2) xi^T xi convex and v(xi) = -lse(beta, Y xi) concave; the update is the
+CCCP step grad u(xi') = -grad v(xi), i.e. xi' = Y^T softmax(beta Y xi), and then
+E(xi') <= E(xi) - (1/2) ||xi' - xi||^2 (Yuille and Rangarajan 2003; Ramsauer et al. 2021, Theorem 1).
+For each state xi of the case and its update xi', the certificate computes by autograd:
+    the Hessian of u: positive definite, lmin against its eigenvalue rounding bound
+    the Hessian of v at xi and xi': negative semidefinite, lmax against its bound, and equal to the
+        closed form -beta Y^T (diag(p) - p p^T) Y within rounding
+    the step: xi' (the update as computed, with the case's beta' = ratio * beta) equals grad lse(beta, Y xi)
+A Hessian of v with exact zero eigenvalues (N - 1 < d patterns, or a softmax that put all its weight on
+one pattern) cannot be certified semidefinite in floating point: inconclusive, never a pass. The
+sub-problem min_z u(z) + grad v(xi)^T z is solved in closed form by the update; its first-order residual
+|xi' - grad lse(beta, Y xi)| is the certificate's `residual` (no solver, so no duality gap).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from verify.math.hopfield import concave_hessian, hopfield_energy, hopfield_update, lse
+from verify.model.case import Case
+from verify.model.tolerance import tolerance
+from verify.proof.certificate import Certification, Certifier, eigenvalue_certificate, eigenvalue_error, weakest
+
+# Hessians by torch.autograd, eigenvalues by numpy.linalg.eigvalsh; the margin is that of the weakest condition
+QUANTITY = "the weakest of lmin(H_convex), -lmax(H_concave) at xi and xi', by eigvalsh of autograd Hessians"
+SCOPE = "these states, their updates, these patterns and beta"
+STATEMENT = ("Hessian of xi^T xi / 2 > 0, Hessian of -lse(beta, Y xi) <= 0 at xi and xi', xi' = grad lse(beta, Y xi): "
+             "E(xi') <= E(xi) - |xi' - xi|^2 / 2")
+
+
+def _hessian(f, x: torch.Tensor) -> np.ndarray:
+    return torch.autograd.functional.hessian(f, x).numpy()
+
+
+def cccp(case: Case) -> Certification:
+    Y, R, beta, ratio = case.tensor("Y"), case.tensor("R"), case.number("beta"), case.number("ratio")
+    R1 = hopfield_update(R, Y, ratio * beta)
+    logits = abs(beta) * float((R.abs() @ Y.abs().T).max())
+    size = float(Y.abs().max())
+    conditions, measures = [], {"lmin(H_convex)": math.inf, "lmax(H_concave)": -math.inf, "|H_concave - formula|": 0.0,
+                                "|xi' - grad lse|": 0.0}
+    for xi, xi1 in zip(R, R1, strict=True):
+        convex = _hessian(lambda x: (x * x).sum() / 2, xi)
+        measures["lmin(H_convex)"] = min(measures["lmin(H_convex)"], float(np.linalg.eigvalsh(convex)[0]))
+        conditions.append((float(np.linalg.eigvalsh(convex)[0]), eigenvalue_error(convex)))
+        for point in (xi, xi1):
+            concave = _hessian(lambda x: -lse(beta, Y @ x), point)
+            top = float(np.linalg.eigvalsh((concave + concave.T) / 2)[-1])
+            measures["lmax(H_concave)"] = max(measures["lmax(H_concave)"], top)
+            conditions.append((-top, eigenvalue_error(concave)))
+            formula = float(np.abs(concave - concave_hessian(point, Y, beta).numpy()).max())
+            measures["|H_concave - formula|"] = max(measures["|H_concave - formula|"], formula)
+            bound = tolerance(torch.float64, abs(beta) * size * size * (1 + logits), Y.shape[0] * Y.shape[1])
+            if formula > bound:  # autograd and the closed form disagree: whatever was computed is not this Hessian
+                conditions.append((-formula, bound))
+        gradient = torch.func.grad(lambda x: lse(beta, Y @ x))(xi)
+        step = float((xi1 - gradient).abs().max())
+        measures["|xi' - grad lse|"] = max(measures["|xi' - grad lse|"], step)
+        bound = tolerance(torch.float64, size * (1 + logits), Y.shape[0])
+        if step > bound:  # the update is not the CCCP step of this energy (another beta, say)
+            conditions.append((-step, bound))
+    before, after = hopfield_energy(R, Y, beta), hopfield_energy(R1, Y, beta)
+    guaranteed = ((R1 - R) ** 2).sum(-1) / 2
+    measures["min decrease / (|xi' - xi|^2 / 2)"] = float(((before - after) / guaranteed).min()) if bool((guaranteed > 0).all()) \
+        else math.nan
+    margin, error = weakest(*conditions)
+    return eigenvalue_certificate("certified-instance", SCOPE, STATEMENT, QUANTITY, margin, 0.0, error, measures)
+
+
+def cccp_details(certs: list[Certification]) -> dict[str, float | None]:
+    """The range of what the certificates computed, for the report."""
+    def extreme(key: str, pick) -> float | None:
+        values = [c.measures[key] for c in certs if key in c.measures and math.isfinite(c.measures[key])]
+        return pick(values) if values else None
+
+    return {"max lmax(H_concave)": extreme("lmax(H_concave)", max), "min lmin(H_convex)": extreme("lmin(H_convex)", min),
+            "max |H_concave - formula|": extreme("|H_concave - formula|", max),
+            "min decrease / (|xi' - xi|^2 / 2)": extreme("min decrease / (|xi' - xi|^2 / 2)", min)}
+
+
+CCCP = Certifier(cccp, cccp_details)
