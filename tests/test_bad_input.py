@@ -59,12 +59,11 @@ def test_cuda_device_when_absent_is_a_clear_error():
         verify.check_descent(lambda y: y, lambda y: y.sum(), device="cuda")
 
 
-def test_step_returning_wrong_shape_is_reported_not_hidden():
-    verdict = verify.check_descent(lambda y: y[:1], lambda y: (y * y).sum(), max_examples=5)
-    assert verdict.status == "inconclusive"
-    assert "step(Y) must have the shape of Y" in verdict.note
+def test_step_returning_wrong_shape_raises_naming_it():
+    with pytest.raises(verify.UserCodeError, match=r"step\(Y\) must have the shape of Y .*, on the case Y \("):
+        verify.check_descent(lambda y: y[:1], lambda y: (y * y).sum(), verify.token_inputs(n=(2, 3)), max_examples=5)
 
 
-def test_energy_returning_a_vector_is_reported():
-    verdict = verify.check_descent(lambda y: y, lambda y: y.sum(-1), verify.token_inputs(n=(2, 3)), max_examples=5)
-    assert verdict.status == "inconclusive" and "energy(Y) must return a scalar" in verdict.note
+def test_energy_returning_a_vector_raises_naming_it():
+    with pytest.raises(verify.UserCodeError, match=r"energy\(Y\) must return a scalar tensor, got shape \(2,\)"):
+        verify.check_descent(lambda y: y, lambda y: y.sum(-1), verify.token_inputs(n=(2, 2)), max_examples=5)

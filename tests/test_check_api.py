@@ -124,14 +124,30 @@ def test_gradient_step_with_varying_step_is_refuted():
     assert verdict.status == "refuted" and "varies" in verdict.note
 
 
-def test_replay_snippet_reproduces_the_counterexample():
-    verdict = verify.check_descent(lambda Y: (1 + 1e-7) * Y, lambda Y: (Y * Y).sum() / 2)
-    snippet = verdict.replay.replace("...", "lambda Y: (1 + 1e-7) * Y, lambda Y: (Y * Y).sum() / 2")
-    import hypothesis
+def test_replay_reproduces_the_counterexample():
+    """verify.replay(verdict) re-judges the case with the verdict's own functions; the snippet's
+    literal case, with the functions put back, refutes again on exactly that case."""
+    step, E = (lambda Y: (1 + 1e-7) * Y), (lambda Y: (Y * Y).sum() / 2)
+    verdict = verify.check_descent(step, E)
+    again = verify.replay(verdict)
+    assert again.lhs == verdict.worst.lhs and again.rhs == verdict.worst.rhs and not again.ok
+    snippet = verdict.replay.split("# or ", 1)[1].replace("<your functions>", "step, E")
+    rerun = eval(snippet, {"verify": verify, "step": step, "E": E})
+    assert rerun.status == "refuted" and torch.equal(rerun.counterexample, verdict.counterexample)
 
-    again = eval(snippet, {"verify": verify, "torch": torch, "hypothesis": hypothesis})
-    assert again.status == "refuted"
-    assert torch.equal(again.counterexample, verdict.counterexample)
+
+def test_replay_snippet_names_importable_functions():
+    """Functions importable by module and name give a snippet that runs as it is."""
+    from verify.math.norm import rms_norm
+
+    verdict = verify.check_equivalence(rms_norm, torch.nn.functional.normalize, verify.token_inputs(n=(1, 3), d=(2, 3)),
+                                       domain_errors=(ValueError,))
+    assert verdict.status == "refuted", str(verdict)
+    assert verdict.replay.startswith("import verify"), verdict.replay
+    namespace: dict = {}
+    exec(verdict.replay.replace("print(", "result = ("), namespace)
+    assert namespace["result"].status == "refuted"
+    assert torch.equal(namespace["result"].counterexample, verdict.counterexample)
 
 
 def test_same_seed_same_counterexample():

@@ -6,6 +6,7 @@
     verify.check_equivalence(f, g)        are two layers the same function?
     verify.check_gradient_step(step, energy)  is the layer Y - t grad E(Y)?
     verify.energy_curve(layers, energies, inputs)  energy per depth
+    verify.replay(verdict)                re-judge a check's counterexample with its functions
     verify.draw                           the case building blocks, one description, two backends
     verify.audit(model_dir)               a trained checkpoint against the assumptions and energies
 
@@ -20,7 +21,15 @@ from verify.model.claim import Claim
 from verify.model.verdict import Verdict
 from verify.output.audit import AuditReport, audit
 from verify.output.result import RunResult, run
-from verify.running.check import GradientStepVerdict, check_descent, check_equivalence, check_gradient_step, token_inputs
+from verify.running.check import (
+    GradientStepVerdict,
+    UserCodeError,
+    check_descent,
+    check_equivalence,
+    check_gradient_step,
+    replay,
+    token_inputs,
+)
 from verify.running.registry import registry
 
 __all__ = [
@@ -30,6 +39,7 @@ __all__ = [
     "EnergyCurve",
     "GradientStepVerdict",
     "RunResult",
+    "UserCodeError",
     "Verdict",
     "audit",
     "check_descent",
@@ -38,6 +48,7 @@ __all__ = [
     "draw",
     "energy_curve",
     "registry",
+    "replay",
     "run",
     "token_inputs",
 ]

@@ -6,8 +6,6 @@ import math
 
 import pytest
 import torch
-from verify.running.registry import registry
-from verify.running.runner import search_scope
 
 from properties.hopfield import certificates
 from verify.math.hopfield import (
@@ -18,6 +16,8 @@ from verify.math.hopfield import (
     self_attention_step,
 )
 from verify.model.case import Case
+from verify.running.registry import registry
+from verify.running.runner import search_scope
 
 CLAIMS = registry()
 

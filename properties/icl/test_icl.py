@@ -1,11 +1,8 @@
 """ICL: the spec's numbers reproduce, the layer equals the GD step (both computed), the certificates
 certify what holds and refuse what does not, and the quick search finds every ablation of the spec."""
 
-import numpy as np
 import pytest
 import torch
-from verify.running.registry import registry
-from verify.running.runner import search_scope
 
 from properties.icl import certificates, checks, examples
 from properties.icl.assumptions import GAMMA_PSD, GAMMA_SYMMETRIC, MASK, STEP
@@ -23,6 +20,8 @@ from verify.math.icl import (
     query_slot,
     residual_map,
 )
+from verify.running.registry import registry
+from verify.running.runner import search_scope
 
 CLAIMS = registry()
 

@@ -43,7 +43,8 @@ class Field:
 
 
 class Tokens(Field):
-    """(B, n, d) token matrices, one regime per case (see REGIMES):
+    """(B, n, d) token matrices, one regime per case (see REGIMES; the regimes say where cases are
+    drawn, not a domain: every matrix is in it, and a climb may leave a regime):
     free         entries in [-1, 1] times a scale log-uniform over `scale`
     scaled       the same, but the scale is one of 1e-3, 1, 1e3 exactly (the extremes)
     row-scaled   each row its own log-uniform scale
@@ -53,7 +54,7 @@ class Tokens(Field):
     low-rank     a product of (n, 1) and (1, d) factors plus a rank-one term: rank <= 2
     signs        entries +-1 times the scale
     integers     small integers in [-3, 3]
-    Any (B, n, d) matrix is in the domain."""
+    For tokens restricted to a set (equal norms), use the field that knows that domain."""
 
     def __init__(self, regimes: tuple[str, ...] = REGIMES, scale: tuple[float, float] = (1e-3, 1e3)) -> None:
         unknown = [r for r in regimes if r not in REGIMES]
@@ -88,18 +89,24 @@ class Tokens(Field):
 
 
 class EqualNormTokens(Field):
-    """(B, n, d) tokens with equal W-norms y_i^T sym(W) y_i (W a field drawn before); the domain
-    is that set, and the projection rescales each row to the rows' mean W-norm (for a PSD W)."""
+    """(B, n, d) tokens with equal norms: the W-norm y_i^T sym(W) y_i for a weight field W drawn
+    before, or the Euclidean norm when `weight` is None (RMS-normed rows up to scale). The domain is
+    that set; the projection rescales each row to the rows' mean norm (for a PSD W)."""
 
-    def __init__(self, weight: str = "W", radius: tuple[float, float] = (0.1, 3.0)) -> None:
+    def __init__(self, weight: str | None = "W", radius: tuple[float, float] = (0.1, 3.0)) -> None:
         self.weight, self.radius = weight, radius
 
     def draw(self, src: Source, n: int, d: int, fields: Mapping[str, Tensor]) -> Tensor:
+        base = src.uniform(-3.0, 3.0, (n, d))
+        if self.weight is None:
+            return unit_rows(base) * src.uniform(*self.radius)[:, None, None]
         if self.weight not in fields:
             raise ValueError(f"equal-norm tokens need the field {self.weight!r} drawn before them")
-        return equal_w_norm_rows(src.uniform(-3.0, 3.0, (n, d)), fields[self.weight], src.uniform(*self.radius))
+        return equal_w_norm_rows(base, fields[self.weight], src.uniform(*self.radius))
 
     def _q(self, value: Tensor, fields: Mapping[str, Tensor]) -> Tensor:
+        if self.weight is None:
+            return (value * value).sum(-1)
         W = fields[self.weight]
         return ((value @ ((W + W.mT) / 2)) * value).sum(-1)
 
@@ -216,8 +223,9 @@ def tokens(regimes: tuple[str, ...] = REGIMES, scale: tuple[float, float] = (1e-
     return Tokens(regimes, scale)
 
 
-def equal_norm_tokens(weight: str = "W") -> EqualNormTokens:
-    return EqualNormTokens(weight)
+def equal_norm_tokens(weight: str | None = "W", radius: tuple[float, float] = (0.1, 3.0)) -> EqualNormTokens:
+    """Rows of equal W-norm (W the named field, drawn before) or, with weight=None, equal Euclidean norm."""
+    return EqualNormTokens(weight, radius)
 
 
 def uniform(low: float, high: float) -> Uniform:
@@ -286,8 +294,11 @@ class CaseDescription(Description):
         super().__init__(build)
 
     def holds(self, batch: Case) -> Tensor:
-        """(B,) bool: every field of every case lies in its domain."""
+        """(B,) bool: every field of every case lies in its domain, and Y's n and d in their ranges."""
         ok = torch.ones(batch.size, dtype=torch.bool, device=batch.device)
+        if "Y" in batch and batch.tensor("Y").ndim == 3:
+            n, d = batch.tensor("Y").shape[1:]
+            ok &= self.n[0] <= n <= self.n[1] and self.d[0] <= d <= self.d[1]
         values = {k: batch.tensor(k) for k in self.fields}
         for name, f in self.fields.items():
             ok &= f.holds(values[name], values)

@@ -42,24 +42,32 @@ def climb(
     project: Callable[[Case], Case] | None = None,
     steps: int = DEFAULT_STEPS,
     lr: float = 0.05,
+    seconds: float = math.inf,
 ) -> Case:
     """The batch `start` moved along the gradient of `violation` ((B,) per case, larger is nearer to
-    failing) for `steps` Adam steps over the float tensor fields in `movable`, each step projected by
-    `project`; for each case, its state at the largest violation reached."""
+    failing) for `steps` Adam steps (or until `seconds` pass) over the float tensor fields in
+    `movable`, each step projected by `project`; for each case, its state at the largest violation
+    reached."""
+    deadline = time.perf_counter() + seconds
     names = [k for k in movable if k in start and isinstance(start[k], Tensor) and start[k].is_floating_point()]
     if not names or steps < 1:
         return start
     origin = {k: start.tensor(k).detach() for k in names}
-    size = {k: origin[k].abs().flatten(1).amax(1).clamp_min(1e-3).reshape(-1, *([1] * (origin[k].ndim - 1))) for k in names}
+    size = {k: origin[k].abs().reshape(start.size, -1).amax(1).clamp_min(1e-3).reshape(-1, *([1] * (origin[k].ndim - 1)))
+            for k in names}
     moves = {k: torch.zeros_like(origin[k], requires_grad=True) for k in names}
-    optimiser = torch.optim.Adam(list(moves.values()), lr=lr)
+    first = {k: torch.zeros_like(origin[k]) for k in names}  # Adam's moment estimates, written out:
+    second = {k: torch.zeros_like(origin[k]) for k in names}  # torch.optim would import torch._dynamo (1.5 s)
+    beta1, beta2 = 0.9, 0.999
     best_value = torch.full((start.size,), -math.inf, dtype=torch.float64, device=start.device)
     best = {k: origin[k].clone() for k in names}
 
     def current() -> Case:
         return Case(**{**start, **{k: origin[k] + size[k] * moves[k] for k in names}})
 
-    for _ in range(steps):
+    for step in range(1, steps + 1):
+        if time.perf_counter() > deadline:
+            break
         case = current()
         value = violation(case).double()
         value = torch.where(torch.isfinite(value), value, torch.full_like(value, -math.inf))
@@ -68,14 +76,18 @@ def climb(
         for k in names:
             mask = better.reshape(-1, *([1] * (origin[k].ndim - 1)))
             best[k] = torch.where(mask, case.tensor(k).detach(), best[k])
-        optimiser.zero_grad()
         objective = -torch.where(torch.isfinite(value), value, torch.zeros_like(value)).sum()
         if objective.requires_grad:
-            objective.backward()
-            for m in moves.values():
-                if m.grad is not None:
-                    m.grad = torch.nan_to_num(m.grad, nan=0.0, posinf=0.0, neginf=0.0)
-            optimiser.step()
+            grads = torch.autograd.grad(objective, [moves[k] for k in names], allow_unused=True)
+            with torch.no_grad():
+                for k, g in zip(names, grads, strict=True):
+                    if g is None:
+                        continue
+                    g = torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
+                    first[k].mul_(beta1).add_(g, alpha=1 - beta1)
+                    second[k].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                    denominator = (second[k] / (1 - beta2**step)).sqrt_().add_(1e-8)
+                    moves[k].sub_(lr * (first[k] / (1 - beta1**step)) / denominator)
         with torch.no_grad():
             moved = current()
             if project is not None:

@@ -15,6 +15,7 @@ The result is never larger than the input and always a decided failure.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 
 import torch
@@ -24,7 +25,7 @@ from verify.model.claim import Scope
 from verify.model.tolerance import Slack
 
 TOKEN_FIELDS = ("Y", "Y0", "X")
-MAX_PASSES = 8
+MAX_PASSES = 32
 
 
 def _round(x: torch.Tensor | float, digits: int) -> torch.Tensor | float:
@@ -87,13 +88,17 @@ def _size(case: Case) -> tuple[int, int]:
     return entries, digits
 
 
-def simplest(case: Case, slack: Slack, fails: Callable[[Case], Slack | None]) -> tuple[Case, Slack]:
+def simplest(case: Case, slack: Slack, fails: Callable[[Case], Slack | None],
+             seconds: float = math.inf) -> tuple[Case, Slack]:
     """The simplest case reachable from `case` by the moves above for which `fails(candidate)` gives
     a failing slack (it returns None for a candidate that holds, is undecided, leaves the domain or
-    raises), with that slack."""
+    raises), with that slack; after `seconds`, the simplest found so far."""
+    deadline = time.perf_counter() + seconds
     for _ in range(MAX_PASSES):
         improved = False
         for candidate in _candidates(case):
+            if time.perf_counter() > deadline:
+                return case, slack
             if _size(candidate) >= _size(case):
                 continue
             s = fails(candidate)

@@ -95,7 +95,8 @@ def sensitivity(energy: Callable[[Tensor], Tensor], Y: Tensor) -> Tensor:
     return (grad.abs() * Z.detach().abs()).sum((-2, -1))
 
 
-NON_FINITE = "non-finite value (overflow)"
+OVERFLOW = "infinite value (overflow)"
+UNDEFINED = "NaN (an undefined value: 0/0, inf - inf, or a NaN input)"
 
 
 def _beyond(dtype: torch.dtype) -> str:
@@ -162,13 +163,14 @@ class Slacks:
 
 
 def _with_tolerance(lhs: Tensor, rhs: Tensor, margin: Tensor, size: Tensor, scale: Tensor, *, dtype: torch.dtype,
-           n_terms: int, finite: Tensor, relation: str) -> Slacks:
-    """Tolerance and undecided codes: 1 non-finite, 2 beyond the dtype's precision (size <= tol)."""
+           n_terms: int, finite: Tensor, undefined: Tensor, relation: str) -> Slacks:
+    """Tolerance and undecided codes: 1 infinite, 2 beyond the dtype's precision (size <= tol), 3 NaN."""
     tol = tolerance(dtype, 1.0, n_terms) * scale
     reason = torch.zeros(margin.shape, dtype=torch.int64, device=margin.device)
     reason = torch.where((size > 0) & (size <= tol), torch.full_like(reason, 2), reason)
     reason = torch.where(finite, reason, torch.full_like(reason, 1))
-    return Slacks(lhs, rhs, margin, tol, scale, reason, (NON_FINITE, _beyond(dtype)), relation)
+    reason = torch.where(undefined, torch.full_like(reason, 3), reason)
+    return Slacks(lhs, rhs, margin, tol, scale, reason, (OVERFLOW, _beyond(dtype), UNDEFINED), relation)
 
 
 def inequality_slacks(lhs: Tensor, rhs: Tensor, *, dtype: torch.dtype, scale: Tensor | float, n_terms: int = 1) -> Slacks:
@@ -177,8 +179,10 @@ def inequality_slacks(lhs: Tensor, rhs: Tensor, *, dtype: torch.dtype, scale: Te
     lo, hi = torch.broadcast_tensors(lo, _float64(rhs).to(lo.device))
     s = torch.as_tensor(scale, dtype=torch.float64, device=lo.device).expand_as(lo)
     finite = torch.isfinite(lo) & torch.isfinite(hi) & torch.isfinite(s)
+    undefined = lo.isnan() | hi.isnan() | s.isnan()
     s = torch.maximum(torch.maximum(s.abs(), lo.abs()), torch.maximum(hi.abs(), torch.full_like(lo, torch.finfo(dtype).tiny)))
-    return _with_tolerance(lo, hi, hi - lo, lo.abs() + hi.abs(), s, dtype=dtype, n_terms=n_terms, finite=finite, relation="<=")
+    return _with_tolerance(lo, hi, hi - lo, lo.abs() + hi.abs(), s, dtype=dtype, n_terms=n_terms, finite=finite,
+                           undefined=undefined, relation="<=")
 
 
 def descent_slacks(before: Tensor, after: Tensor, *, dtype: torch.dtype, scale: Tensor | float, n_terms: int = 1) -> Slacks:
@@ -198,6 +202,7 @@ def identity_slacks(lhs: Tensor, rhs: Tensor, *, scale: Tensor | float | None = 
         zero = torch.zeros(B, dtype=torch.float64, device=L.device)
         return Slacks(zero, zero, zero, zero, zero + 1, torch.zeros(B, dtype=torch.int64, device=L.device), relation="==")
     finite = torch.isfinite(L).all(1) & torch.isfinite(R).all(1)
+    undefined = L.isnan().any(1) | R.isnan().any(1) | torch.as_tensor(scale if scale is not None else 0.0).isnan()
     diff = (L - R).abs()
     k = diff.argmax(1, keepdim=True)
     size = torch.maximum(L.abs().amax(1), R.abs().amax(1))
@@ -205,7 +210,7 @@ def identity_slacks(lhs: Tensor, rhs: Tensor, *, scale: Tensor | float | None = 
     s = torch.maximum(torch.maximum(s, size), torch.full_like(size, torch.finfo(dtype).tiny))
     n = n_terms if n_terms is not None else lhs.shape[-1]
     return _with_tolerance(L.gather(1, k)[:, 0], R.gather(1, k)[:, 0], -diff.gather(1, k)[:, 0], size, s,
-                  dtype=dtype, n_terms=n, finite=finite, relation="==")
+                  dtype=dtype, n_terms=n, finite=finite, undefined=undefined.to(L.device), relation="==")
 
 
 def _common_reasons(slacks: tuple[Slacks, ...]) -> tuple[tuple[str, ...], list[Tensor]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +47,8 @@ class Verdict:
     engines: dict[str, int] = field(default_factory=dict)
     failures: int = 0
     frontier: Case | None = field(default=None, compare=False, repr=False)
+    informative: int | None = None
+    rerun: Callable[[], Slack] | None = field(default=None, compare=False, repr=False)
 
     @property
     def status(self) -> Status:
@@ -54,7 +57,7 @@ class Verdict:
         return "holds" if self.holds else "inconclusive"
 
     def __str__(self) -> str:
-        text = f"{self.status} ({self.evidence}, {self.examples} cases, worst slack {self.worst_slack:.3g})"
+        text = f"{self.status} ({self.evidence}, {self.examples} cases, worst slack {self.worst_slack + 0.0:.3g})"
         if self.undecided:
             text += f"; undecided: {dict(self.undecided)}"
         if self.counterexample is not None:
