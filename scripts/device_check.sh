@@ -26,7 +26,7 @@ fi
 } > "$OUT/gpu.txt" 2>&1
 start=$SECONDS
 timeout 120 python3 -m pytest -q -p no:cacheprovider -n 8 -k cuda tests/test_claims.py tests/test_sweep.py \
-  > "$OUT/cuda_tests.txt" 2>&1
+  tests/test_search.py > "$OUT/cuda_tests.txt" 2>&1
 echo "cuda tests: exit $? in $((SECONDS - start)) s" >> "$OUT/gpu.txt"
 start=$SECONDS
 timeout 150 python3 -m verify run --device cuda --out "$OUT/run" > "$OUT/run.txt" 2>&1
@@ -35,3 +35,6 @@ rm -f "$OUT/run/partial."*
 start=$SECONDS
 timeout 180 python3 -m verify bench --json --device cuda > "$OUT/bench.json" 2> "$OUT/bench.err"
 echo "bench --device cuda: exit $? in $((SECONDS - start)) s" >> "$OUT/gpu.txt"
+start=$SECONDS
+timeout 60 python3 scripts/profile_sweep.py --device cuda > "$OUT/profile.txt" 2>&1
+echo "profile: exit $? in $((SECONDS - start)) s" >> "$OUT/gpu.txt"

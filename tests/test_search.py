@@ -217,3 +217,18 @@ def test_import_stays_light():
     code = "import sys, verify; print(sorted(m for m in ('cvxpy', 'torch._dynamo', 'transformers') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", out
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cuda_search_agrees_with_the_cpu(dtype):
+    """On CUDA the same fixed-size search gives the same verdicts; a counterexample comes back to the
+    CPU in float64 and fails there too."""
+    for a_high, status in ((2.0, "holds"), (2.5, "refuted")):
+        verdicts = [verify.check_descent(gradient_step, quadratic, cases=weighted(a_high), max_examples=4096,
+                                         dtype=dtype, device=device) for device in ("cpu", "cuda")]
+        assert [v.status for v in verdicts] == [status, status], [str(v) for v in verdicts]
+    case = verdicts[1].counterexample
+    assert case.tensor("Y").device.type == "cpu" and case.tensor("Y").dtype == torch.float64
+    Y, W, a = case.tensor("Y"), case.tensor("W"), case.number("a")
+    assert float(quadratic(gradient_step(Y, W, a), W)) > float(quadratic(Y, W))

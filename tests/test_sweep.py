@@ -130,10 +130,10 @@ def test_run_counts_cases_per_engine():
     report = result.to_json()
     claim = report["claims"][0]
     assert claim["engines"]["sweep"] > 2900 and claim["engines"]["hypothesis"] == 10
-    assert claim["cases"] == claim["engines"]["sweep"] + claim["engines"]["hypothesis"]
+    assert claim["cases"] == sum(claim["engines"].values())  # sweep, climb (the reference search) and Hypothesis
     lmin = next(a for a in claim["assumptions"] if a["name"] == "lmin(M) >= -1")
     assert lmin["needed"] is True and "sweep" in lmin["engines"]
-    assert "by sweep" in result.to_markdown()
+    assert "(sweep 3,000, climb 16, hypothesis 10)" in result.to_markdown()
 
 
 @pytest.mark.parametrize("device", [d for d in DEVICES if d != "cpu"])

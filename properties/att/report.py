@@ -22,7 +22,12 @@ def section(data: dict[str, Any], report: dict[str, Any]) -> list[str]:
                 "(S(Y0; Y0) - S(T_a Y0; Y0)) / (S(Y0; Y0) - min S), min S over the moves no longer than the step's own "
                 f"({move['problem']}; {move['solver']}, {move['optimal']} of {move['solves']} solves optimal, largest KKT "
                 f"residual {_number(move.get('max_residual'), '.1e')}, duality gap "
-                f"{_number(move.get('max_gap'), '.1e') if move.get('max_gap') is not None else 'not reported by the solver'}). "
+                f"{_number(move.get('max_gap'), '.1e') if move.get('max_gap') is not None else 'not reported by the solver'}"
+                + (f"; {move['beaten_by_the_step']} solves did worse than the step itself, so are no optimum, and are "
+                   "left out" if move.get("beaten_by_the_step") else "")
+                + (f"; {move['unresolved']} cases left out where the best decrease is within 1e-6 of the surrogate's "
+                   "size (the solver's precision) or the KKT residual exceeds 1e-3" if move.get("unresolved") else "")
+                + "). "
                 "The spectral decrease formula matches the direct one to "
                 f"{_number(c['certificate'].get('max_spectral_vs_direct'), '.1e')}.", ""]
         out += [tabulate([[f"[{r['a_from']}, {r['a_to']})", r["cases"], f"{r['median']:.3f}", f"{r['min']:.3f}",

@@ -10,7 +10,7 @@ from verify.model.case import Case
 
 
 def _t(rows: list) -> torch.Tensor:
-    return torch.tensor(rows, dtype=torch.float64)
+    return torch.tensor(rows, dtype=torch.float64)  # host: the spec's examples, moved where a search runs
 
 
 def icl_case(X: list, Y: list, Gamma: list, eta: float, k: int = 1, xq: list | None = None, mask: str = "context",

@@ -7,7 +7,7 @@ import torch
 
 from verify.draw import Source, description, steps
 from verify.draw.layers import nonzero, tied_attention
-from verify.draw.matrices import orthogonal, spectral, weights, with_spectrum
+from verify.draw.matrices import antisymmetric, orthogonal, spectral, weights, with_spectrum
 from verify.draw.regimes import tokens as token_matrices
 from verify.draw.regimes import unit_rows
 from verify.model.case import Case
@@ -72,23 +72,33 @@ def pair_cases(src: Source, isotropic: str = "no", point: str = "mixed") -> Case
 
 
 @description
-def full_layer_cases(src: Source, depth: int = 1) -> Case:
+def full_layer_cases(src: Source, depth: int = 1, weight: str = "psd", rho: str = "exp", step: str = "kernel",
+                     M: str = "lmin>=-1") -> Case:
     """Case(Y, W, rho, a, M, b[, depth]): an attention step meeting ATT's assumptions (W >= 0,
     rho = -exp(-z), a in [0, 2]), then an FF step with M symmetric, lmin(M) >= -1 (spectrum in
-    [-1, 3], or the expansive [1.2, 3])."""
-    n, d = src.size(2, 5), src.size(1, 3)
-    W = weights(src, "psd", d)
-    rho = steps.rho(src, "exp")
+    [-1, 3], or the expansive [1.2, 3]). Each assumption can be broken alone: weight='indefinite',
+    rho='concave-not-exp', step='beyond', M='below' (symmetric, lmin(M) in [-3, -1.05]) or
+    M='asymmetric' (that symmetric part plus a nonzero antisymmetric one, d >= 2)."""
+    if M not in ("lmin>=-1", "below", "asymmetric"):
+        raise ValueError(f"M must be 'lmin>=-1', 'below' or 'asymmetric', got {M!r}")
+    n, d = src.size(2, 5), src.size(2 if M == "asymmetric" else 1, 3)
+    W = weights(src, weight, d)
+    rho_name = steps.rho(src, rho)
     Y = token_matrices(src, "free+coincident", n, d)
-    a = steps.step_sizes(src, "kernel", rho)
+    a = steps.step_sizes(src, step, rho_name)
 
     def lmin_above() -> torch.Tensor:
         w = src.uniform(-1.0, 3.0, (d,))
         return torch.where(src.flag("lmin pinned at -1", 1 / 16)[:, None] & (w == w.amin(-1, keepdim=True)), -1.0, w)
 
-    w = src.mix("M spectrum", {"lmin>=-1": lmin_above, "expansive": lambda: src.uniform(1.2, 3.0, (d,))})
-    M, _ = with_spectrum(src, w)
-    fields: dict[str, object] = {"Y": Y, "W": W, "rho": rho, "a": a, "M": M, "b": src.uniform(-3.0, 3.0, (d,))}
+    if M == "below":
+        w = torch.cat([src.uniform(-3.0, -1.05, (1,)), src.uniform(-1.0, 3.0, (d - 1,))], -1)
+    else:
+        w = src.mix("M spectrum", {"lmin>=-1": lmin_above, "expansive": lambda: src.uniform(1.2, 3.0, (d,))})
+    matrix, _ = with_spectrum(src, w)
+    if M == "asymmetric":
+        matrix = matrix + antisymmetric(src, d)
+    fields: dict[str, object] = {"Y": Y, "W": W, "rho": rho_name, "a": a, "M": matrix, "b": src.uniform(-3.0, 3.0, (d,))}
     if depth > 1:
         fields["depth"] = depth
     return Case(**fields)

@@ -202,7 +202,7 @@ def identity_slacks(lhs: Tensor, rhs: Tensor, *, scale: Tensor | float | None = 
         zero = torch.zeros(B, dtype=torch.float64, device=L.device)
         return Slacks(zero, zero, zero, zero, zero + 1, torch.zeros(B, dtype=torch.int64, device=L.device), relation="==")
     finite = torch.isfinite(L).all(1) & torch.isfinite(R).all(1)
-    undefined = L.isnan().any(1) | R.isnan().any(1) | torch.as_tensor(scale if scale is not None else 0.0).isnan()
+    undefined = L.isnan().any(1) | R.isnan().any(1) | torch.as_tensor(scale if scale is not None else 0.0, device=L.device).isnan()
     diff = (L - R).abs()
     k = diff.argmax(1, keepdim=True)
     size = torch.maximum(L.abs().amax(1), R.abs().amax(1))
@@ -210,7 +210,7 @@ def identity_slacks(lhs: Tensor, rhs: Tensor, *, scale: Tensor | float | None = 
     s = torch.maximum(torch.maximum(s, size), torch.full_like(size, torch.finfo(dtype).tiny))
     n = n_terms if n_terms is not None else lhs.shape[-1]
     return _with_tolerance(L.gather(1, k)[:, 0], R.gather(1, k)[:, 0], -diff.gather(1, k)[:, 0], size, s,
-                  dtype=dtype, n_terms=n, finite=finite, undefined=undefined.to(L.device), relation="==")
+                  dtype=dtype, n_terms=n, finite=finite, undefined=undefined, relation="==")
 
 
 def _common_reasons(slacks: tuple[Slacks, ...]) -> tuple[tuple[str, ...], list[Tensor]]:

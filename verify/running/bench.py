@@ -182,6 +182,7 @@ def scaling_point(n: int, d: int, dtype: torch.dtype, device: str, seed: int = 0
     generator = torch.Generator(device).manual_seed(seed)
     warm_up = claim.cases.with_params(**{**claim.params, "n": (32, 32), "d": (d, d)}).sample(generator, 1).to(dtype, device)
     claim.check(warm_up)  # one-time allocations (kernels, autograd engine) are not the claim's
+    _raw_attention(warm_up)  # nor the raw math's (its first call on a GPU loaded kernels: 20 ms at any n)
     case = claim.cases.with_params(**{**claim.params, "n": (n, n), "d": (d, d)}).sample(generator, 1).to(dtype, device)
     Y = case.tensor("Y")
     Y @ Y.mT

@@ -146,7 +146,7 @@ class Relation:
             return torch.func.vmap(lambda y, w: fn(y, **w))(Y, kw)
         if mode == "batched":
             return fn(Y, **kw)
-        return torch.stack([torch.as_tensor(fn(Y[k], **{name: v[k] for name, v in kw.items()}))
+        return torch.stack([torch.as_tensor(fn(Y[k], **{name: v[k] for name, v in kw.items()}), device=Y.device)
                             for k in range(Y.shape[0])])
 
     def _outputs(self, fields: dict[str, Tensor], mode: str) -> tuple[Tensor, Tensor, Tensor]:
