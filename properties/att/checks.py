@@ -16,6 +16,7 @@ from verify.math.attention import (
     kernel_gradient,
     key_bias_softmax,
     pairwise_rounding_scale,
+    pairwise_sq_dists,
     postnorm_softmax_step,
     regularized_energy,
     regularized_step,
@@ -53,9 +54,15 @@ def slacks_majorize(case: Case) -> Slacks:
     beta0 = attention_kernel(Y0, W, rho).abs()
     change = (beta0 * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y0, W))).sum((-2, -1)) / 2
     scale = attention_energy_scale(Y, W, rho) + attention_energy_scale(Y0, W, rho) + change
-    return inequality_slacks(
+    slacks = inequality_slacks(
         attention_energy(Y, W, rho), surrogate(Y, Y0, W, rho), dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y)
     )
+    if rho.low == -math.inf:
+        return slacks
+    outside = torch.zeros_like(slacks.margin, dtype=torch.bool)
+    for Z in (Y, Y0):  # an indefinite W gives negative squared distances
+        outside |= (pairwise_sq_dists(Z, W) / 2 <= rho.low).flatten(-2).any(-1).to(outside.device)
+    return slacks.skip_where(outside, f"outside rho's domain: some ||y_i - y_j||_W^2 / 2 <= {rho.low:g} ({rho.formula})")
 
 
 def slacks_surrogate_descent(case: Case) -> Slacks:

@@ -90,10 +90,12 @@ SCALAR_VALUE = scalar_value()
 
 
 # the sublayers of a full layer, each meeting its own conditions (ATT-DESCENT's and FF-DESCENT's)
-W_PSD = Assumption("sym(W) PSD", lambda c: psd(c.tensor("W")), {"weight": "indefinite"}, project=lambda c: replaced(c, W=with_symmetric_part(c.tensor("W"), 0.0)))
+W_PSD = Assumption("sym(W) PSD", lambda c: psd(c.tensor("W")), {"weight": "indefinite"},
+                   project=lambda c: replaced(c, W=with_symmetric_part(c.tensor("W"), 0.0)))
 RHO_NEG_EXP = Assumption("rho = -exp(-z)", lambda c: every(c, c["rho"] == "neg_exp"), {"rho": "concave-not-exp"})
 ATT_STEP = Assumption("0 <= a <= 2", lambda c: (c.tensor("a") >= 0) & (c.tensor("a") <= 2), {"step": "beyond"})
-M_SYMMETRIC = Assumption("M symmetric", lambda c: symmetric(c.tensor("M")), {"M": "asymmetric"}, project=lambda c: replaced(c, M=sym(c.tensor("M"))))
+M_SYMMETRIC = Assumption("M symmetric", lambda c: symmetric(c.tensor("M")), {"M": "asymmetric"},
+                         project=lambda c: replaced(c, M=sym(c.tensor("M"))))
 M_LMIN = Assumption("lmin(M) >= -1", lambda c: lmin(c.tensor("M")) >= -1 - SPECTRUM_TOL, {"M": "below"},
                     project=lambda c: replaced(c, M=with_symmetric_part(c.tensor("M"), -1.0)))
 # with one token attention is the identity, and the claim would be FF-DESCENT's

@@ -7,6 +7,7 @@ the facts the ATT claims rest on: concave, nondecreasing, and whether its kernel
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ class Rho:
     psd_kernel: bool
     log_deriv: Callable[[Tensor], Tensor] | None = None
     value_and_deriv: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None
+    low: float = -math.inf  # rho is defined for z > low (log(1 + z): z > -1; an indefinite W gives z < 0)
 
     def both(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """(rho(z), rho'(z)), from one pass where the two share their work (-exp(-z) and exp(-z))."""
@@ -49,7 +51,7 @@ NEG_EXP = Rho(
 )
 LOG1P = Rho(
     "log1p", "log(1 + z)", torch.log1p, lambda z: 1.0 / (1.0 + z),
-    concave=True, nondecreasing=True, psd_kernel=True, log_deriv=lambda z: -torch.log1p(z),
+    concave=True, nondecreasing=True, psd_kernel=True, log_deriv=lambda z: -torch.log1p(z), low=-1.0,
 )
 LOG_SIGMOID = Rho(
     "log_sigmoid", "log(sigmoid(z))", torch.nn.functional.logsigmoid, lambda z: torch.sigmoid(-z),

@@ -155,10 +155,11 @@ class Slacks:
         return {r: c for r, c in zip(self.reasons, counts[1:], strict=True) if c}
 
     def skip_where(self, mask: Tensor, reason: str) -> Slacks:
-        """The same slacks with the cases in `mask` (not already undecided) left undecided for `reason`."""
+        """The same slacks with the cases in `mask` left undecided for `reason` (which names why better than
+        a NaN or overflow the same cause produced)."""
         reasons = self.reasons if reason in self.reasons else (*self.reasons, reason)
         code = reasons.index(reason) + 1
-        new = torch.where(mask.to(self.reason.device) & self.decided, torch.full_like(self.reason, code), self.reason)
+        new = torch.where(mask.to(self.reason.device), torch.full_like(self.reason, code), self.reason)
         return dataclasses.replace(self, reason=new, reasons=reasons)
 
 

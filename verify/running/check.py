@@ -541,10 +541,24 @@ def _hypothesis(relation: Relation, description: Description | None, strategy: s
             nearest.record(case, slack)
         return slack
 
-    if max_examples is None:
-        per_case = _seconds_per_call(relation, description, source) + HYPOTHESIS_OVERHEAD
-        max_examples = int(min(max(seconds / per_case, 20), 5000))
-    return falsify(source, judge, settings=search_settings("quick", max_examples), seed=seed)
+    if max_examples is not None:
+        return falsify(source, judge, settings=search_settings("quick", max_examples), seed=seed)
+    # a timed search in two runs: a first, small one measures what a Hypothesis case really costs
+    # here (drawing, targeting, the call), the second gets the cases the time left affords
+    start = time.perf_counter()
+    per_case = _seconds_per_call(relation, description, source) + HYPOTHESIS_OVERHEAD
+    first = falsify(source, judge, settings=search_settings("quick", int(min(max(seconds / per_case / 4, 10), 100))),
+                    seed=seed)
+    spent = time.perf_counter() - start
+    left = seconds - spent
+    judged = first.examples + sum(first.undecided.values())
+    if first.counterexample is not None or left <= 0 or not judged:
+        return first
+    more = int(min(left / (first.seconds / judged), 5000))
+    if more < 1:
+        return first
+    second = falsify(source, judge, settings=search_settings("quick", more), seed=seed + 1)
+    return combine(first, second) if second.examples or second.counterexample is not None else first
 
 
 def _seconds_per_call(relation: Relation, description: Description | None, source: st.SearchStrategy) -> float:
