@@ -70,7 +70,14 @@ def slacks_surrogate_descent(case: Case) -> Slacks:
     Y, W, a, rho = case.tensor("Y"), case.tensor("W"), case.tensor("a"), get(str(case["rho"]))
     Y1 = attention_step(Y, W, a, rho)
     beta = attention_kernel(Y, W, rho).abs()
-    scale = (beta * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y1, W))).sum((-2, -1)) / 2
+    # the step's own rounding: T_a Y = (1 - a) Y + a D^-1 B Y is computed with an error of about
+    # eps (|1 - a| + a) max|y| per entry, relative to the tokens, not to their (maybe tiny) spread;
+    # it moves dist2_ij(T_a Y) by up to 2 ||y1_i - y1_j|| r ||error_i - error_j|| (r the largest row sum of |sym W|)
+    r = sym(W).abs().sum(-1).amax(-1)
+    a_ = torch.as_tensor(a, dtype=Y.dtype, device=Y.device)
+    entry_error = ((1 - a_).abs() + a_.abs()) * Y.abs().flatten(-2).amax(-1) * math.sqrt(Y.shape[-1])
+    moved = 4 * torch.cdist(Y1, Y1) * (r * entry_error)[..., None, None]
+    scale = (beta * (pairwise_rounding_scale(Y, W) + pairwise_rounding_scale(Y1, W) + moved)).sum((-2, -1)) / 2
     decrease = surrogate_decrease(Y, Y1, W, rho)
     return inequality_slacks(torch.zeros_like(decrease), decrease, dtype=Y.dtype, scale=scale, n_terms=_n_terms(Y))
 
