@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from verify.running.falsification import ENTRIES, Entry, failure_rate
+from verify.running.falsification import ENTRIES, Entry, failure_rate, format_benchmark
 from verify.running.falsification.domains import description
 
 FALSE = [e for e in ENTRIES if not e.truth]
@@ -89,3 +89,20 @@ def test_failure_rate_counts_the_failing_draws():
     never = next(e for e in TRUE if e.name == "layer-norm-odd")
     assert failure_rate(always, 60, batch=30) == 1.0
     assert failure_rate(never, 60, batch=30) == 0.0
+
+
+def test_the_printout_has_the_table_and_the_summary():
+    """format_benchmark on made-up rows (no engine runs here)."""
+    rows = [
+        {"name": "a", "truth": True, "verdict": "holds", "right": True, "seconds": 2.0, "cases": 100, "rare": None},
+        {"name": "b", "truth": False, "verdict": "refuted", "right": True, "seconds": 0.2, "cases": 3, "rare": "about 1 in 10 draws"},
+        {"name": "c", "truth": False, "verdict": "refuted", "right": True, "seconds": 0.4, "cases": 5, "rare": None},
+        {"name": "d", "truth": False, "verdict": "holds", "right": False, "seconds": 2.5, "cases": 900, "rare": "about 1 in 5 draws"},
+    ]
+    text = format_benchmark(rows)
+    for header in ("name", "truth", "verdict", "right?", "seconds", "cases", "rare"):
+        assert header in text
+    assert "right: 3 / 4" in text
+    assert "median 0.30, worst 0.40" in text
+    assert "false entries not refuted: d" in text
+    assert "b 0.20 s" in text and "d 2.50 s (holds)" in text
