@@ -71,7 +71,7 @@ class Entry:
         """The witness as an (n, d) float64 tensor."""
         if self.witness is None:
             raise ValueError(f"{self.name} is true: it has no witness")
-        return torch.tensor(self.witness, dtype=torch.float64)
+        return torch.tensor(self.witness, dtype=torch.float64, device="cpu")
 
 
 def violation(entry: Entry, Y: Tensor) -> float:
@@ -94,7 +94,7 @@ def fails(entry: Entry, Y: Tensor) -> bool:
 def failure_rate(entry: Entry, draws: int, seed: int = 0, batch: int = 500) -> float:
     """The fraction of `draws` uniform draws of the entry's inputs (batches of one size) that fail:
     the brute-force estimate behind `rare`."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator("cpu").manual_seed(seed)
     failed = seen = 0
     while seen < draws:
         Ys = domains.sample(entry.cases, generator, min(batch, draws - seen))

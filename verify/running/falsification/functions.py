@@ -28,11 +28,12 @@ import torch
 from torch import Tensor
 
 F64 = torch.float64
+CPU = "cpu"  # the fixed weights live here; every function casts them to Y's device
 
 
 def matrix(rows: list[list[float]]) -> Tensor:
     """A fixed float64 weight on the CPU (cast to Y's dtype and device where used)."""
-    return torch.tensor(rows, dtype=F64)
+    return torch.tensor(rows, dtype=F64, device=CPU)
 
 
 def like(M: Tensor, Y: Tensor) -> Tensor:
@@ -61,18 +62,18 @@ def eye_like(Y: Tensor, scale: float = 1.0) -> Tensor:
 
 A2 = matrix([[3.0, 1.0], [1.0, 3.0]])  # eigenvalues 2 (on (1, -1)) and 4 (on (1, 1)): L = 4, 2 / L = 0.5
 
-Q4 = torch.eye(4, dtype=F64) - 0.5  # I - 1 1^T / 2: a symmetric orthogonal (Householder) matrix, dyadic entries
+Q4 = torch.eye(4, dtype=F64, device=CPU) - 0.5  # I - 1 1^T / 2: a symmetric orthogonal (Householder) matrix, dyadic entries
 
 
 def spectral(eigenvalues: list[float]) -> Tensor:
     """Q4 diag(eigenvalues) Q4: a dense symmetric 4 x 4 matrix, computed exactly for dyadic eigenvalues."""
-    return Q4 @ torch.diag(torch.tensor(eigenvalues, dtype=F64)) @ Q4
+    return Q4 @ torch.diag(matrix([eigenvalues])[0]) @ Q4
 
 
 M_LMIN_ONE = spectral([-1.0, -0.5, 0.5, 2.0])  # lmin = -1 exactly: I + M >= 0
 U_BOTTOM = matrix([[0.3, 0.7, -0.5, 0.4]])[0] / math.sqrt(0.99)  # a unit vector >= 5.7 deg from every integer vector in [-3, 3]^4
 LMIN_BELOW = -1.0 - 2.0**-7
-M_LMIN_BELOW = 2.0 * torch.eye(4, dtype=F64) + (LMIN_BELOW - 2.0) * torch.outer(U_BOTTOM, U_BOTTOM)  # spectrum {lmin, 2, 2, 2}
+M_LMIN_BELOW = 2.0 * torch.eye(4, dtype=F64, device=CPU) + (LMIN_BELOW - 2.0) * torch.outer(U_BOTTOM, U_BOTTOM)  # spectrum {lmin, 2, 2, 2}
 B4 = matrix([[0.5, -0.25, 0.0, 1.0]])[0]
 
 W_SYM = matrix([
@@ -88,7 +89,7 @@ SKEW = matrix([
     [0.05, 0.0, -0.1, 0.0],
 ])
 W_ASYM = W_SYM + SKEW  # sym(W_ASYM) = W_SYM; the skew part is nonzero in every leading block of width >= 2
-W_PSD_SINGULAR = torch.diag(torch.tensor([1.0, 0.5, 0.25, 0.0], dtype=F64))
+W_PSD_SINGULAR = torch.diag(matrix([[1.0, 0.5, 0.25, 0.0]])[0])
 NEGATIVE_ANGLE = 1.6534  # rad: 4.7 deg from every direction (p, q) with integers |p|, |q| <= 6
 E_NEGATIVE = matrix([[math.cos(NEGATIVE_ANGLE), math.sin(NEGATIVE_ANGLE)]])[0]
 E_POSITIVE = matrix([[math.sin(NEGATIVE_ANGLE), -math.cos(NEGATIVE_ANGLE)]])[0]

@@ -90,7 +90,7 @@ ATT_NEARLY_PSD = _attention(fn.W_NEARLY_PSD, 1.0)
 ATT_SHARP_2 = _attention(fn.SHARP, 2.0)
 ATT_SHARP_3 = _attention(fn.SHARPEST, 3.0)
 FF_LMIN_ONE = _ff(fn.M_LMIN_ONE, fn.B4)
-FF_LMIN_BELOW = _ff(fn.M_LMIN_BELOW, torch.zeros(4, dtype=torch.float64))
+FF_LMIN_BELOW = _ff(fn.M_LMIN_BELOW, 0 * fn.B4)
 
 DESCENT = (
     Entry(
