@@ -1,4 +1,4 @@
-"""nox sessions: tests, properties, lint, nightly, report, bench.
+"""nox sessions: tests, properties, lint, nightly, report, bench, falsification.
 
 Each session installs the package into its own virtualenv, torch pinned to the CPU build
 these machines carry.
@@ -65,3 +65,12 @@ def bench(session: nox.Session) -> None:
     _install(session)
     devices = ["--device", "cpu"] + (["--device", "cuda"] if _cuda_available(session) else [])
     session.run("python", "-m", "verify", "bench", *devices, *session.posargs)
+
+
+@nox.session
+def falsification(session: nox.Session) -> None:
+    """The falsification benchmark: every entry of verify.running.falsification (relations of known truth)
+    through check_descent / check_equivalence at their defaults; prints each verdict, right / total and the
+    seconds to refute the false ones (numbers, never asserted): nox -s falsification -- --seed 1."""
+    _install(session)
+    session.run("python", "-m", "verify.running.falsification", *session.posargs)

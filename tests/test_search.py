@@ -232,3 +232,34 @@ def test_cuda_search_agrees_with_the_cpu(dtype):
     assert case.tensor("Y").device.type == "cpu" and case.tensor("Y").dtype == torch.float64
     Y, W, a = case.tensor("Y"), case.tensor("W"), case.number("a")
     assert float(quadratic(gradient_step(Y, W, a), W)) > float(quadratic(Y, W))
+
+
+def _gram_energy(Y):
+    """sum_ij -exp(-||y_i - y_j||^2 / 2) with the distances from the Gram matrix: at offsets of 1e3
+    and more they cancel, carrying about 1e6 eps, an error no tolerance on Y, E and grad E sees."""
+    G = Y @ Y.T
+    q = G.diagonal()
+    return -torch.exp(-(q[:, None] + q[None, :] - 2 * G) / 2).sum()
+
+
+def _mm_step(Y):
+    """(1 - a) Y + a softmax(-dist2 / 2) Y with a = 2, W = I: a descent step on that energy (spec ATT-DESCENT)."""
+    d2 = ((Y[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    return -Y + 2 * (torch.softmax(-d2 / 2, -1) @ Y)
+
+
+def test_a_true_claim_does_not_fail_through_the_functions_own_rounding(monkeypatch):
+    """Tokens at scales 1e2 to 1e4: the Gram energy's rounding exceeds the tolerance; each failing case
+    is re-evaluated at inputs perturbed by eps, and a failure within that measured noise is left
+    undecided, so the true claim holds. Without the probe the same search 'refutes' it."""
+    cases = draw.cases(n=(2, 5), d=(1, 3), Y=draw.tokens(scale=(1e2, 1e4)))
+    probed = verify.check_descent(_mm_step, _gram_energy, cases=cases, seed=0, max_examples=20000)
+    assert probed.status == "holds", str(probed)
+    assert any(reason.startswith("within the functions' own rounding noise") for reason in probed.undecided)
+    from verify.running import check
+
+    monkeypatch.setattr(check, "NOISE_FACTOR", 0.0)
+    unprobed = verify.check_descent(_mm_step, _gram_energy, cases=cases, seed=0, max_examples=20000)
+    assert unprobed.status == "refuted"
+    size = float(unprobed.counterexample.abs().max())
+    assert abs(unprobed.worst.margin) < 10 * size**2 * torch.finfo(torch.float64).eps  # the Gram's rounding, no more

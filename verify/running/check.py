@@ -67,6 +67,7 @@ FRONTIER, CLIMB_STEPS = 32, 100  # cases the climb starts from, and its most ste
 HYPOTHESIS_OVERHEAD = 1.5e-3  # seconds Hypothesis spends per case beyond the call (drawing, targeting)
 SHRINK_SECONDS = 5.0
 MAX_HYPOTHESIS = 1000  # Hypothesis's cases in a fixed-size search (max_examples)
+NOISE_PROBES, NOISE_FACTOR = 4, 2.0  # re-evaluations of a failing case at perturbed inputs; the margin over their spread
 MIN_INFORMATIVE = 20  # fewer informative cases than this and the verdict warns
 
 
@@ -185,7 +186,8 @@ class Relation:
             a, b = a.detach(), b.detach()
             size = torch.maximum(Y.abs().flatten(1).amax(1), torch.maximum(a.abs().flatten(1).amax(1), b.abs().flatten(1).amax(1)))
             slacks = identity_slacks(a, b, scale=size, n_terms=n_terms)
-            return slacks, slacks.decided & ((a != 0).flatten(1).any(1) | (b != 0).flatten(1).any(1))
+            informative = slacks.decided & ((a != 0).flatten(1).any(1) | (b != 0).flatten(1).any(1))
+            return self._beyond_noise(slacks, batch, mode, (a, b)), informative
         X = Y.detach().clone().requires_grad_(True)
         with torch.enable_grad():
             before, after, Y1 = self._outputs({**fields, "Y": X}, mode)
@@ -193,7 +195,38 @@ class Relation:
         before, after = before.detach(), after.detach()
         scale = before.abs() + after.abs() + moved
         slacks = descent_slacks(before, after, dtype=self.dtype, scale=scale, n_terms=n_terms)
-        return slacks, slacks.decided & (after != before)
+        return self._beyond_noise(slacks, batch, mode, (before, after)), slacks.decided & (after != before)
+
+    def _beyond_noise(self, slacks: Slacks, batch: Case, mode: str, sides: tuple[Tensor, Tensor]) -> Slacks:
+        """A failing case stands only if it fails by more than the functions' own rounding noise.
+
+        The tolerance sees the inputs, the outputs and (for an energy) its gradient, not the terms a
+        function computes inside (distances from a Gram matrix of tokens 1e3 apart carry 1e6 eps). So
+        each failing case is evaluated again NOISE_PROBES times with every float field perturbed by
+        a relative 2 eps (random signs, as rounding would); how far the two sides move is the noise
+        actually there, and a failure within NOISE_FACTOR times it is left undecided."""
+        failing = slacks.failing
+        if not bool(failing.any()):
+            return slacks
+        index = torch.nonzero(failing)[:, 0]
+        fields = {k: v[index] for k, v in batch.items() if isinstance(v, Tensor)}
+        first, second = (side.detach()[index] for side in sides)
+        eps = torch.finfo(self.dtype).eps
+        g = torch.Generator(first.device).manual_seed(0)
+        noise = torch.zeros(len(index), dtype=torch.float64, device=first.device)
+        with torch.no_grad():
+            for _ in range(NOISE_PROBES):
+                shaken = {k: v * (1 + 2 * eps * (torch.randint(0, 2, v.shape, generator=g, device=v.device) * 2 - 1).to(v.dtype))
+                          if v.is_floating_point() else v for k, v in fields.items()}
+                try:
+                    moved_first, moved_second, _ = self._outputs(shaken, mode)
+                except Exception:  # noqa: BLE001 -- a probe that raises measures nothing
+                    continue
+                for old, new in ((first, moved_first), (second, moved_second)):
+                    noise = torch.maximum(noise, (new.double() - old.double()).abs().reshape(len(index), -1).amax(1))
+        within = torch.zeros_like(failing)
+        within[index] = (-slacks.margin[index]).double() <= NOISE_FACTOR * 2 * noise  # two sides, each moving by noise
+        return slacks.skip_where(within, "within the functions' own rounding noise (measured by perturbing the inputs at eps)")
 
     def _sensitivity(self, value: Tensor, Z: Tensor, fields: dict[str, Tensor], mode: str) -> Tensor:
         """(B,) sum |dE/dZ| |Z|: how far rounding of Z's entries moves the energy."""
