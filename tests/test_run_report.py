@@ -17,6 +17,7 @@ from verify.model.case import Case
 from verify.model.claim import Assumption, Claim
 from verify.model.tolerance import inequality_slacks
 from verify.output.markdown import render_markdown
+from verify.output.record import comparable
 from verify.running import runner as runner_module
 
 
@@ -76,26 +77,11 @@ def test_exit_code_on_verdict_mismatch(toy_registry, tmp_path, capsys):
     assert cli.main(["run", "--claims", "TOY-POSITIVE", "--out", str(tmp_path), "--examples", "20", "--workers", "1"]) == 0
 
 
-def _without_timings(report):
-    report = json.loads(json.dumps(report))
-    for key in ("started", "seconds", "versions"):
-        report["meta"].pop(key)
-    for claim in report["claims"]:
-        claim.pop("seconds")
-        if claim["certificate"]:
-            claim["certificate"].pop("seconds")
-        for r in claim["runs"]:
-            r.pop("seconds")
-        for a in claim["assumptions"]:
-            a.pop("seconds")
-    return report
-
-
 def test_same_seed_same_report():
     ids = ["FF-DESCENT", "ATT-DESCENT"]
     one = run(ids=ids, max_examples=40, workers=1, seed=11).to_json()
     two = run(ids=ids, max_examples=40, workers=2, seed=11).to_json()
-    assert _without_timings(one) == _without_timings(two)
+    assert comparable(one) == comparable(two)
     ff = next(c for c in one["claims"] if c["id"] == "FF-DESCENT")
     lmin = next(a for a in ff["assumptions"] if a["name"] == "lmin(M) >= -1")
     assert lmin["counterexample"] is not None

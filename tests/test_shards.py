@@ -6,28 +6,12 @@ import json
 import pytest
 
 from verify import cli
-from verify.output.record import to_json
+from verify.output.record import comparable, to_json
 from verify.running import runner
 from verify.running.shards import merge, parse_shard, run_shard
 
 IDS = ["FF-DESCENT", "LAYER-FULL-SUM-DESCENT", "NORM-SCALE-INVARIANCE", "LAYER-ALT-FIXED-POINT"]
 OPTIONS = dict(max_examples=20, sweep_cases=20_000, seed=7, workers=1)
-
-
-def _comparable(report):
-    """The report without what depends on the clock or on how it was run."""
-    report = json.loads(json.dumps(report))
-    for key in ("started", "seconds", "versions", "could_not_run"):
-        report["meta"].pop(key)
-    for claim in report["claims"]:
-        claim.pop("seconds")
-        if claim["certificate"]:
-            claim["certificate"].pop("seconds")
-        for r in claim["runs"]:
-            r.pop("seconds")
-        for a in claim["assumptions"]:
-            a.pop("seconds")
-    return report
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +23,7 @@ def single():
 def test_shards_merged_equal_one_run(single, count):
     records = [run_shard((k, count), IDS, **OPTIONS) for k in range(count)]
     merged = to_json(merge(list(reversed(records))))
-    assert _comparable(merged) == _comparable(single)
+    assert comparable(merged) == comparable(single)
     refuted = next(c for c in merged["claims"] if c["id"] == "LAYER-FULL-SUM-DESCENT")
     assert refuted["verdict"] == "refuted" and refuted["engines"] == {"sweep": refuted["cases"]}
     holds = next(c for c in merged["claims"] if c["id"] == "FF-DESCENT")

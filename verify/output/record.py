@@ -171,3 +171,19 @@ def to_json(result: Run) -> dict[str, Any]:
 
 
 # --- markdown ---------------------------------------------------------------------------------
+
+
+def comparable(report: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a JSON report without what depends on the clock or the machine (start time, seconds,
+    versions, what could not run there): two runs of the same seed and budget, or shards merged and
+    one run, give equal copies."""
+    report = json.loads(json.dumps(report))
+    for key in ("started", "seconds", "versions", "could_not_run"):
+        report["meta"].pop(key, None)
+    for claim in report["claims"]:
+        claim.pop("seconds", None)
+        if claim.get("certificate"):
+            claim["certificate"].pop("seconds", None)
+        for part in (*claim.get("runs", ()), *claim.get("assumptions", ())):
+            part.pop("seconds", None)
+    return report
