@@ -1,4 +1,4 @@
-"""nox sessions: tests, properties, lint, nightly, report, bench.
+"""nox sessions: tests, properties, lint, nightly, report, bench, mutants.
 
 Each session installs the package into its own virtualenv, torch pinned to the CPU build
 these machines carry.
@@ -65,3 +65,16 @@ def bench(session: nox.Session) -> None:
     _install(session)
     devices = ["--device", "cpu"] + (["--device", "cuda"] if _cuda_available(session) else [])
     session.run("python", "-m", "verify", "bench", *devices, *session.posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the math modules: mutmut mutates verify/math and judges each mutant by
+    tests/test_math_properties.py (pyproject's [tool.mutmut]); one worker unless given, e.g.
+    nox -s mutants -- --max-children 2. Prints the survivors and writes mutants/mutmut-cicd-stats.json;
+    reports/mutants.md explains every survivor."""
+    _install(session)
+    session.install("mutmut==3.8.1")
+    session.run("mutmut", "run", *(session.posargs or ["--max-children", "1"]))
+    session.run("mutmut", "results")
+    session.run("mutmut", "export-cicd-stats")
