@@ -185,9 +185,11 @@ def test_attention_energy_kernel_and_weights(r: Rho) -> None:
 
 
 def test_weights_of_without_log_derivative() -> None:
-    """D^{-1} B for a rho without log rho' (min(z, 1): rho' in {0, 1}): on a chain of points 1.2 apart the
-    kernel's rows hold 2, 3, 3, 2 ones, so dividing by anything but the row sums shows."""
-    Y = torch.tensor([[[0.0, 0.0], [1.2, 0.0], [2.4, 0.0], [3.6, 0.0]]], dtype=DTYPE)
+    """D^{-1} B for a rho without log rho' (min(z, 1): rho' = 1 below its kink z = 1, else 0): on a chain of
+    points 0.8 apart, rho'(dist2 / 2) is 1 for neighbours (dist2 = 0.64) and 0 two apart (dist2 = 2.56, whose
+    third would be below the kink), so the rows hold 2, 3, 3, 2 ones and dividing by anything but the row
+    sums shows."""
+    Y = torch.tensor([[[0.0, 0.0], [0.8, 0.0], [1.6, 0.0], [2.4, 0.0]]], dtype=DTYPE)
     W = torch.eye(2, dtype=DTYPE)[None]
     kernel = (ref_dist2(Y, W)[0] / 2 < 1).to(DTYPE)
     assert kernel.sum(-1).tolist() == [[2.0, 3.0, 3.0, 2.0]]
