@@ -4,6 +4,8 @@ Each session installs the package into its own virtualenv, torch pinned to the C
 these machines carry.
 """
 
+import shutil
+
 import nox
 
 nox.options.sessions = ["tests", "lint"]
@@ -72,9 +74,11 @@ def mutants(session: nox.Session) -> None:
     """Mutation testing of the math modules: mutmut mutates verify/math and judges each mutant by
     tests/test_math_properties.py (pyproject's [tool.mutmut]); one worker unless given, e.g.
     nox -s mutants -- --max-children 2. Prints the survivors and writes mutants/mutmut-cicd-stats.json;
-    reports/mutants.md explains every survivor."""
+    reports/mutants.md explains every survivor. Starts from an empty mutants/: mutmut picks the tests for
+    each mutant from a coverage pass it caches there, and a stale one can report a killed mutant as a survivor."""
     _install(session)
     session.install("mutmut==3.8.1")
+    shutil.rmtree("mutants", ignore_errors=True)
     session.run("mutmut", "run", *(session.posargs or ["--max-children", "1"]))
     session.run("mutmut", "results")
     session.run("mutmut", "export-cicd-stats")
