@@ -1,8 +1,10 @@
-"""nox sessions: tests, properties, lint, nightly, report, bench, falsification.
+"""nox sessions: tests, properties, lint, nightly, report, bench, falsification, mutants.
 
 Each session installs the package into its own virtualenv, torch pinned to the CPU build
 these machines carry.
 """
+
+import shutil
 
 import nox
 
@@ -35,7 +37,7 @@ def properties(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff over the library, the claims and the tests."""
     session.install("ruff")
-    session.run("ruff", "check", "verify", "properties", "tests", "conftest.py", "noxfile.py")
+    session.run("ruff", "check", "verify", "properties", "tests", "scripts", "conftest.py", "noxfile.py")
 
 
 def _cuda_available(session: nox.Session) -> bool:
@@ -74,3 +76,18 @@ def falsification(session: nox.Session) -> None:
     seconds to refute the false ones (numbers, never asserted): nox -s falsification -- --seed 1."""
     _install(session)
     session.run("python", "-m", "verify.running.falsification", *session.posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the math modules: mutmut mutates verify/math and judges each mutant by
+    tests/test_math_properties.py (pyproject's [tool.mutmut]); one worker unless given, e.g.
+    nox -s mutants -- --max-children 2. Prints the survivors and writes mutants/mutmut-cicd-stats.json;
+    reports/mutants.md explains every survivor. Starts from an empty mutants/: mutmut picks the tests for
+    each mutant from a coverage pass it caches there, and a stale one can report a killed mutant as a survivor."""
+    _install(session)
+    session.install("mutmut==3.8.1")
+    shutil.rmtree("mutants", ignore_errors=True)
+    session.run("mutmut", "run", *(session.posargs or ["--max-children", "1"]))
+    session.run("mutmut", "results")
+    session.run("mutmut", "export-cicd-stats")
