@@ -33,37 +33,42 @@ STATEMENT = ("Hessian of xi^T xi / 2 > 0, Hessian of -lse(beta, Y xi) <= 0 at xi
              "E(xi') <= E(xi) - |xi' - xi|^2 / 2")
 
 
-def _hessian(f, x: torch.Tensor) -> np.ndarray:
-    return torch.autograd.functional.hessian(f, x).numpy()
+def _hessians(f, X: torch.Tensor) -> np.ndarray:
+    """The autograd Hessian of f at each row of X, (states, d, d), in one vectorised pass."""
+    return torch.func.vmap(torch.func.hessian(f))(X).numpy()
 
 
 def cccp(case: Case) -> Certification:
     Y, R, beta, ratio = case.tensor("Y"), case.tensor("R"), case.number("beta"), case.number("ratio")
     R1 = hopfield_update(R, Y, ratio * beta)
-    logits = abs(beta) * float((R.abs() @ Y.abs().T).max())
+    # the logits' size at every point a Hessian or gradient is taken, xi and xi' alike (rounding of a
+    # logit of 1000 moves p, and so the Hessian, by 1000 eps: xi' = grad lse can be far larger than xi)
+    logits = abs(beta) * float((torch.cat([R, R1]).abs() @ Y.abs().T).max())
     size = float(Y.abs().max())
     conditions, measures = [], {"lmin(H_convex)": math.inf, "lmax(H_concave)": -math.inf, "|H_concave - formula|": 0.0,
                                 "|xi' - grad lse|": 0.0}
-    for xi, xi1 in zip(R, R1, strict=True):
-        convex = _hessian(lambda x: (x * x).sum() / 2, xi)
+    for convex in _hessians(lambda x: (x * x).sum() / 2, R):
         measures["lmin(H_convex)"] = min(measures["lmin(H_convex)"], float(np.linalg.eigvalsh(convex)[0]))
         conditions.append((float(np.linalg.eigvalsh(convex)[0]), eigenvalue_error(convex)))
-        for point in (xi, xi1):
-            concave = _hessian(lambda x: -lse(beta, Y @ x), point)
-            top = float(np.linalg.eigvalsh((concave + concave.T) / 2)[-1])
-            measures["lmax(H_concave)"] = max(measures["lmax(H_concave)"], top)
-            conditions.append((-top, eigenvalue_error(concave)))
-            formula = float(np.abs(concave - concave_hessian(point, Y, beta).numpy()).max())
-            measures["|H_concave - formula|"] = max(measures["|H_concave - formula|"], formula)
-            bound = tolerance(torch.float64, abs(beta) * size * size * (1 + logits), Y.shape[0] * Y.shape[1])
-            if formula > bound:  # autograd and the closed form disagree: whatever was computed is not this Hessian
-                conditions.append((-formula, bound))
-        gradient = torch.func.grad(lambda x: lse(beta, Y @ x))(xi)
-        step = float((xi1 - gradient).abs().max())
-        measures["|xi' - grad lse|"] = max(measures["|xi' - grad lse|"], step)
-        bound = tolerance(torch.float64, size * (1 + logits), Y.shape[0])
-        if step > bound:  # the update is not the CCCP step of this energy (another beta, say)
-            conditions.append((-step, bound))
+    points = torch.cat([R, R1])
+    # rounding in forming the Hessian, per entry: beta |Y|^2 times the relative error of p, which a
+    # logit's rounding sets; its 2-norm is at most d times that. Near a one-hot p the Hessian is near
+    # 0 while this stays beta |Y|^2 eps: an eigenvalue of +3e-14 there is rounding (beta = 26, |Y| = 2.5)
+    bound = tolerance(torch.float64, abs(beta) * size * size * (1 + logits), Y.shape[0] * Y.shape[1])
+    for point, concave in zip(points, _hessians(lambda x: -lse(beta, Y @ x), points), strict=True):
+        top = float(np.linalg.eigvalsh((concave + concave.T) / 2)[-1])
+        measures["lmax(H_concave)"] = max(measures["lmax(H_concave)"], top)
+        conditions.append((-top, eigenvalue_error(concave) + concave.shape[0] * bound))
+        formula = float(np.abs(concave - concave_hessian(point, Y, beta).numpy()).max())
+        measures["|H_concave - formula|"] = max(measures["|H_concave - formula|"], formula)
+        if formula > bound:  # autograd and the closed form disagree: whatever was computed is not this Hessian
+            conditions.append((-formula, bound))
+    gradients = torch.func.vmap(torch.func.grad(lambda x: lse(beta, Y @ x)))(R)
+    step = float((R1 - gradients).abs().max())
+    measures["|xi' - grad lse|"] = step
+    step_bound = tolerance(torch.float64, size * (1 + logits), Y.shape[0])
+    if step > step_bound:  # the update is not the CCCP step of this energy (another beta, say)
+        conditions.append((-step, step_bound))
     before, after = hopfield_energy(R, Y, beta), hopfield_energy(R1, Y, beta)
     guaranteed = ((R1 - R) ** 2).sum(-1) / 2
     measures["min decrease / (|xi' - xi|^2 / 2)"] = float(((before - after) / guaranteed).min()) if bool((guaranteed > 0).all()) \

@@ -90,6 +90,21 @@ def test_cccp_certificate_settles_both_ways():
     assert flat.holds is None, "N - 1 < d: the concave part's Hessian has a zero eigenvalue"
 
 
+def test_the_bound_counts_the_logits_at_the_update_too():
+    """The nightly run once refuted true cases (112 of 490 draws): at xi = 0 the logits are 0, but at
+    xi' = 10 they are 1000, and the Hessian's rounding there is 1000 times larger."""
+    case = Case(Y=_t([[10.0], [10.0]]), R=_t([[0.0]]), beta=10.0, ratio=1.0)
+    cert = certificates.cccp(case)
+    assert cert.holds is not False, cert
+    # near a one-hot softmax the Hessian is near 0 but its entries still carry beta |Y|^2 eps of rounding:
+    # an eigenvalue of +1.2e-13 here is that rounding (the bound once counted eigvalsh's error only)
+    one_hot = Case(Y=_t([[-2.1, 0.0, 0.6], [0.0, -2.4, 0.0], [2.5, 0.0, 1.5], [-2.0, 2.1, 1.7]]),
+                   R=_t([[-3.0, 0.3, 1.6]]), beta=10.0, ratio=1.0)
+    assert certificates.cccp(one_hot).holds is not False
+    # the same bound still catches a wrong beta at that size
+    assert certificates.cccp(Case(Y=_t([[10.0], [-9.0]]), R=_t([[0.05]]), beta=10.0, ratio=3.0)).holds is False
+
+
 def test_a_planted_wrong_hessian_is_caught(monkeypatch):
     """A closed form without the p p^T term is not the Hessian autograd computes: the certificate refuses."""
     case = Case(Y=_t([[1.0, 0.0], [0.0, 1.0], [-1.0, -0.5]]), R=_t([[0.2, 0.1]]), beta=2.0, ratio=1.0)
