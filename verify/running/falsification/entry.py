@@ -26,9 +26,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+import verify.running.falsification.domains as domains
 from verify.draw import CaseDescription
 from verify.model.case import Case
-from verify.running.falsification import domains
 
 Kind = Literal["descent", "equivalence"]
 RELATIVE = 1e-9

@@ -27,10 +27,10 @@ from functools import partial
 import torch
 from torch import Tensor
 
+import verify.running.falsification.functions as fn
 from verify.math.attention import attention_energy, attention_step, attention_weights, key_bias_softmax, softmax_step
 from verify.math.feedforward import ff_energy, ff_gradient, ff_step, linear_layer, relu_layer, tied_mlp_energy, tied_mlp_layer
 from verify.math.rho import LOG1P, Rho
-from verify.running.falsification import functions as fn
 from verify.running.falsification.domains import inputs
 from verify.running.falsification.entry import Entry
 
