@@ -48,8 +48,9 @@ def cccp(case: Case) -> Certification:
     conditions, measures = [], {"lmin(H_convex)": math.inf, "lmax(H_concave)": -math.inf, "|H_concave - formula|": 0.0,
                                 "|xi' - grad lse|": 0.0}
     for convex in _hessians(lambda x: (x * x).sum() / 2, R):
-        measures["lmin(H_convex)"] = min(measures["lmin(H_convex)"], float(np.linalg.eigvalsh(convex)[0]))
-        conditions.append((float(np.linalg.eigvalsh(convex)[0]), eigenvalue_error(convex)))
+        bottom = float(np.linalg.eigvalsh(convex)[0])
+        measures["lmin(H_convex)"] = min(measures["lmin(H_convex)"], bottom)
+        conditions.append((bottom, eigenvalue_error(convex)))
     points = torch.cat([R, R1])
     # rounding in forming the Hessian, per entry: beta |Y|^2 times the relative error of p, which a
     # logit's rounding sets; its 2-norm is at most d times that. Near a one-hot p the Hessian is near
